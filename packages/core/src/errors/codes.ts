@@ -1,0 +1,56 @@
+/**
+ * Stable error codes raised by `@novacron/core`. Codes are namespaced by
+ * package (`CORE_`, `AMST_`, `HDE_`, ...) and never change meaning once
+ * published: callers may switch on them. Each package exports its own table.
+ */
+export const CoreErrorCode = {
+  /** A public entry point received an argument that fails validation. */
+  INVALID_ARGUMENT: 'CORE_INVALID_ARGUMENT',
+  /** A component was used in the wrong lifecycle state (e.g. before `start`). */
+  INVALID_STATE: 'CORE_INVALID_STATE',
+  /** An operation was cancelled through its `AbortSignal`. */
+  ABORTED: 'CORE_ABORTED',
+  /** An operation did not finish before its deadline. */
+  TIMEOUT: 'CORE_TIMEOUT',
+  /** A byte stream ended in the middle of a frame. */
+  FRAME_TRUNCATED: 'CORE_FRAME_TRUNCATED',
+  /** A frame header announced more bytes than the receiver's limit. */
+  FRAME_OVERSIZED: 'CORE_FRAME_OVERSIZED',
+  /** A frame's magic, version or checksum is wrong: the bytes are not a frame. */
+  FRAME_CORRUPT: 'CORE_FRAME_CORRUPT',
+  /** Bytes that should hold a MessagePack message could not be decoded. */
+  MESSAGE_MALFORMED: 'CORE_MESSAGE_MALFORMED',
+  /** A message's type is not known to the receiving codec. */
+  MESSAGE_UNKNOWN_TYPE: 'CORE_MESSAGE_UNKNOWN_TYPE',
+  /** A message's version is not supported by the receiving codec. */
+  MESSAGE_UNSUPPORTED_VERSION: 'CORE_MESSAGE_UNSUPPORTED_VERSION',
+  /** A message decoded but its body does not match the message schema. */
+  MESSAGE_INVALID: 'CORE_MESSAGE_INVALID',
+  /** A value cannot be encoded canonically (undefined, non-string map keys, ...). */
+  CANONICAL_UNSUPPORTED: 'CORE_CANONICAL_UNSUPPORTED',
+  /** Bytes are valid MessagePack but not the canonical encoding of their value. */
+  CANONICAL_MISMATCH: 'CORE_CANONICAL_MISMATCH',
+  /** A key file is unreadable, truncated or fails its integrity check. */
+  IDENTITY_KEY_CORRUPT: 'CORE_IDENTITY_KEY_CORRUPT',
+  /** A key file is well-formed but belongs to another format, algorithm or node. */
+  IDENTITY_KEY_FOREIGN: 'CORE_IDENTITY_KEY_FOREIGN',
+  /** A key file is readable by users other than its owner. */
+  IDENTITY_KEY_PERMISSIONS: 'CORE_IDENTITY_KEY_PERMISSIONS',
+  /** A signature does not verify against the claimed key. */
+  SIGNATURE_INVALID: 'CORE_SIGNATURE_INVALID',
+  /** A link sample has a missing, negative or non-finite measurement. */
+  LINK_SAMPLE_INVALID: 'CORE_LINK_SAMPLE_INVALID',
+  /** A file or directory does not exist. */
+  FILE_NOT_FOUND: 'CORE_FILE_NOT_FOUND',
+  /** A file already exists where the caller required a new one. */
+  FILE_EXISTS: 'CORE_FILE_EXISTS',
+  /** Any other file-system failure; `cause` holds the platform error. */
+  FILE_IO: 'CORE_FILE_IO',
+  /** A stream or connection was closed while an operation needed it. */
+  STREAM_CLOSED: 'CORE_STREAM_CLOSED',
+  /** A dial could not reach its peer. */
+  DIAL_FAILED: 'CORE_DIAL_FAILED',
+} as const;
+
+/** Union of every code in {@link CoreErrorCode}. */
+export type CoreErrorCode = (typeof CoreErrorCode)[keyof typeof CoreErrorCode];

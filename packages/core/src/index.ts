@@ -1,0 +1,25 @@
+/**
+ * `@novacron/core`: the contracts every NovaCron package shares and their
+ * obvious implementations. See docs/architecture.md for how the packages
+ * meet through these contracts.
+ *
+ * @packageDocumentation
+ */
+export * from './errors/codes.js';
+export * from './errors/novacron-error.js';
+export * from './validate.js';
+export * from './time/clock.js';
+export * from './time/sleep.js';
+export * from './time/system-clock.js';
+export * from './time/manual-clock.js';
+export * from './random/rng.js';
+export * from './lifecycle.js';
+export * from './observability/logger.js';
+export * from './observability/metrics.js';
+export * from './identity/node-id.js';
+export * from './transport/stream-transport.js';
+export * from './transport/peer-network.js';
+export * from './link/link.js';
+export * from './codec.js';
+export * from './resources.js';
+export * from './fs/file-io.js';

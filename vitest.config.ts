@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+import { projects, sourceAliases } from './vitest.workspace.ts';
+
+export default defineConfig({
+  resolve: { alias: sourceAliases() },
+  test: {
+    projects,
+    // Property tests print their seed on failure; keep the default timeout generous for 2-core CI.
+    testTimeout: 30_000,
+    reporters: process.env.CI ? ['default'] : ['default'],
+  },
+});
