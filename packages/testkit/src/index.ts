@@ -1,2 +1,8 @@
-// This package has no exports yet: its issue has not landed. See README.md.
-export {};
+/**
+ * `@novacron/testkit`: deterministic simulation, history checking and the
+ * compliance suites for NovaCron's pluggable contracts.
+ *
+ * @packageDocumentation
+ */
+export * from './sim/trace.js';
+export * from './sim/world.js';
