@@ -177,7 +177,11 @@ export class MemoryMetrics implements Metrics {
     const labelNames = [...(options.labelNames ?? [])].sort();
     const existing = this.#families.get(options.name);
     if (existing) {
-      if (existing.type !== type || existing.labelNames.join() !== labelNames.join()) {
+      if (
+        existing.type !== type ||
+        existing.labelNames.join() !== labelNames.join() ||
+        existing.buckets.join() !== buckets.join()
+      ) {
         throw invalidArgument('options.name', `the ${existing.type} already declared as ${options.name}`, options.name);
       }
       return existing;

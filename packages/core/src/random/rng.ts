@@ -1,4 +1,4 @@
-import { assertInteger, invalidArgument } from '../validate.js';
+import { assertInteger, assertNumber, invalidArgument } from '../validate.js';
 
 /**
  * A seeded source of randomness. Protocol code never calls `Math.random`: it
@@ -105,6 +105,7 @@ class Xoshiro128 implements Rng {
   }
 
   chance(p: number): boolean {
+    assertNumber('p', p, { min: 0, max: 1 });
     return this.next() < p;
   }
 
@@ -137,7 +138,8 @@ class Xoshiro128 implements Rng {
   }
 
   fork(label?: string): Rng {
-    if (label !== undefined) return new Xoshiro128(`${this.seed}/${label}`);
+    // JSON keeps (seed, label) pairs unambiguous: fork('b/c') of 'a' differs from fork('c') of 'a/b'.
+    if (label !== undefined) return new Xoshiro128(JSON.stringify([this.seed, label]));
     // Unlabelled forks draw fresh material from this stream; the counter keeps
     // two forks taken from identical states apart.
     const material = [this.nextUint32(), this.nextUint32(), this.nextUint32(), this.nextUint32()]

@@ -32,7 +32,8 @@ export class ManualClock implements Clock {
   }
 
   setTimeout(callback: () => void, delayMs: number): Timer {
-    return this.#schedule(callback, Math.max(0, delayMs), undefined);
+    // NaN would otherwise become the timer's due time and then now() itself.
+    return this.#schedule(callback, Number.isNaN(delayMs) ? 0 : Math.max(0, delayMs), undefined);
   }
 
   setInterval(callback: () => void, intervalMs: number): Timer {

@@ -8,6 +8,9 @@ import {
   seededRng,
   sleepOn,
 } from '@novacron/core';
+import { promiseHooks } from 'node:v8';
+import { FaultInjector } from './faults.js';
+import { PartitionTable } from './partition.js';
 import { Trace } from './trace.js';
 
 /** Options for {@link SimWorld}. */
@@ -108,8 +111,12 @@ export class SimNode {
  * identifies the run. Simulated networks, transports and disks attach to it.
  *
  * Drive it with {@link SimWorld.step}, {@link SimWorld.runFor} or
- * {@link SimWorld.runUntil}; each awaits pending promise reactions after every
- * event, so async protocol code progresses exactly as it would in real time.
+ * {@link SimWorld.runUntil}; each lets pending promise reactions run after
+ * every event that created or resolved a promise, so async protocol code
+ * progresses exactly as it would in real time. Simulated code must schedule
+ * through promises or the world's clocks: work queued only with
+ * `queueMicrotask` or `process.nextTick` runs at the next settle, which may
+ * be after later events.
  */
 export class SimWorld {
   /** The seed this world was built from. */
@@ -120,6 +127,18 @@ export class SimWorld {
   readonly clock: ManualClock;
   /** The run's trace. */
   readonly trace: Trace;
+  /**
+   * Which directed links are cut. Every simulated component that moves bytes
+   * between nodes consults it (see {@link SimWorld.reachable}).
+   */
+  readonly partitions: PartitionTable;
+  /**
+   * Where faults enter the run: `world.faults.inject(fault)` now, or
+   * `world.faults.schedule([{ at, fault }])` later. Handles partitions and
+   * crash/restart itself; simulated networks and transports register the
+   * kinds they own.
+   */
+  readonly faults: FaultInjector;
   readonly #nodes = new Map<NodeId, SimNode>();
   readonly #crashHooks: NodeHook[] = [];
   readonly #restartHooks: NodeHook[] = [];
@@ -132,6 +151,24 @@ export class SimWorld {
     this.rng = seededRng(options.seed);
     this.clock = new ManualClock(options.startTime ?? 0);
     this.trace = new Trace(options.keepTrace === undefined ? {} : { keep: options.keepTrace });
+    const record = (kind: string, fields: Record<string, string | number | boolean | null>) =>
+      this.trace.record(this.now(), kind, fields);
+    this.partitions = new PartitionTable(record);
+    this.faults = new FaultInjector({ clock: this.clock, record });
+    const p = this.partitions;
+    this.faults.on('partition', (f) => p.split(f.groups));
+    this.faults.on('one-way', (f) => p.oneWay(f.from, f.to));
+    this.faults.on('bridge', (f) => p.bridge(f.bridge, f.left, f.right));
+    this.faults.on('isolate', (f) => {
+      this.node(f.node);
+      p.isolate(
+        f.node,
+        this.nodes.map((n) => n.id),
+      );
+    });
+    this.faults.on('heal', () => p.heal());
+    this.faults.on('crash', (f) => this.crash(f.node));
+    this.faults.on('restart', (f) => this.restart(f.node));
   }
 
   /** Current virtual time in milliseconds. */
@@ -159,6 +196,16 @@ export class SimWorld {
   /** Every node, in the order added. */
   get nodes(): readonly SimNode[] {
     return [...this.#nodes.values()];
+  }
+
+  /**
+   * True when a message from `from` can reach `to` right now: both are nodes
+   * of this world, both are up, and no partition cuts that direction.
+   */
+  reachable(from: string, to: string): boolean {
+    const a = this.#nodes.get(from as NodeId);
+    const b = this.#nodes.get(to as NodeId);
+    return !!a && !!b && a.alive && b.alive && this.partitions.reachable(from, to);
   }
 
   /** Registers a hook run when any node crashes (networks drop its in-flight messages, disks lose unsynced writes). */
@@ -205,15 +252,19 @@ export class SimWorld {
   /** Runs every event due in the next `ms` of virtual time, then sets the time to the end of the window. */
   async runFor(ms: number): Promise<void> {
     const end = this.now() + ms;
-    await settle();
-    for (;;) {
-      const at = this.clock.nextTimerAt();
-      if (at === undefined || at > end) break;
-      this.clock.runNext();
+    const watch = watchPromises();
+    try {
       await settle();
+      for (let n = 1; ; n++) {
+        const at = this.clock.nextTimerAt();
+        if (at === undefined || at > end) break;
+        await this.#runOne(watch, n);
+      }
+      this.clock.advanceTo(end);
+      await settle();
+    } finally {
+      watch.release();
     }
-    this.clock.advanceTo(end);
-    await settle();
   }
 
   /**
@@ -222,17 +273,35 @@ export class SimWorld {
    */
   async runUntil(predicate: () => boolean, limitMs: number): Promise<boolean> {
     const end = this.now() + limitMs;
-    await settle();
-    if (predicate()) return true;
-    for (;;) {
-      const at = this.clock.nextTimerAt();
-      if (at === undefined || at > end) break;
-      this.clock.runNext();
+    const watch = watchPromises();
+    try {
       await settle();
       if (predicate()) return true;
+      for (let n = 1; ; n++) {
+        const at = this.clock.nextTimerAt();
+        if (at === undefined || at > end) break;
+        await this.#runOne(watch, n);
+        if (predicate()) return true;
+      }
+      this.clock.advanceTo(Math.max(this.now(), end));
+      await settle();
+      return predicate();
+    } finally {
+      watch.release();
     }
-    this.clock.advanceTo(Math.max(this.now(), end));
-    return predicate();
+  }
+
+  /**
+   * Runs the next event, then settles only if the event created or resolved a
+   * promise: an event that touched no promise left no reaction to run, and
+   * skipping the macrotask turn is what makes long runs fast. Every few
+   * thousand events it settles anyway so the host loop (test runner RPC)
+   * still breathes; that changes no simulated order.
+   */
+  async #runOne(watch: PromiseWatch, n: number): Promise<void> {
+    const mark = watch.count;
+    this.clock.runNext();
+    if (watch.count !== mark || (n & 4095) === 0) await settle();
   }
 }
 
@@ -244,4 +313,39 @@ export class SimWorld {
  */
 function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Counts promise creations and resolutions while at least one run is in progress. */
+interface PromiseWatch {
+  readonly count: number;
+  release(): void;
+}
+
+// One V8 promise hook shared by every running world: counting is all it
+// does, and it is installed only while some world is running, so code
+// outside simulations pays nothing. Activity from a concurrently running
+// world only causes extra settles, never fewer.
+let promiseActivity = 0;
+let watchers = 0;
+let stopHook: (() => void) | undefined;
+const sharedWatch: PromiseWatch = {
+  get count() {
+    return promiseActivity;
+  },
+  release() {
+    if (--watchers === 0) {
+      stopHook?.();
+      stopHook = undefined;
+    }
+  },
+};
+
+function watchPromises(): PromiseWatch {
+  if (watchers++ === 0) {
+    const bump = () => {
+      promiseActivity++;
+    };
+    stopHook = promiseHooks.createHook({ init: bump, settled: bump }) as () => void;
+  }
+  return sharedWatch;
 }
