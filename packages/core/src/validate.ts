@@ -18,20 +18,23 @@ export interface InvalidArgumentDetails {
   readonly received: string;
 }
 
+/**
+ * Describes a received value for an error message without echoing it
+ * (values may be large or secret): its type, or the number itself.
+ */
+export function describeReceived(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value === 'number' ? `number ${value}` : typeof value;
+}
+
 /** Builds the `CORE_INVALID_ARGUMENT` error used by every validator. */
 export function invalidArgument(
   argument: string,
   expected: string,
   value: unknown,
 ): NovacronError<typeof CoreErrorCode.INVALID_ARGUMENT, InvalidArgumentDetails> {
-  const received =
-    value === null
-      ? 'null'
-      : Array.isArray(value)
-        ? 'array'
-        : typeof value === 'number'
-          ? `number ${value}`
-          : typeof value;
+  const received = describeReceived(value);
   return new NovacronError(CoreErrorCode.INVALID_ARGUMENT, `${argument}: expected ${expected}, received ${received}`, {
     details: { argument, expected, received },
   });

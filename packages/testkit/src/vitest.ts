@@ -5,3 +5,4 @@
  * @packageDocumentation
  */
 export * from './vitest/sim-test.js';
+export * from './vitest/expect-error.js';

@@ -1,6 +1,13 @@
 import { CoreErrorCode } from '../errors/codes.js';
 import { NovacronError } from '../errors/novacron-error.js';
-import { assertInteger, assertNumber, assertObject, assertOneOf, invalidArgument } from '../validate.js';
+import {
+  assertInteger,
+  assertNumber,
+  assertObject,
+  assertOneOf,
+  describeReceived,
+  invalidArgument,
+} from '../validate.js';
 import { LINK_MODES, type LinkMode, type LinkSample } from './link.js';
 
 /**
@@ -599,14 +606,7 @@ function sampleInvalid(
   expected: string,
   value: unknown,
 ): NovacronError<typeof CoreErrorCode.LINK_SAMPLE_INVALID, LinkSampleInvalidDetails> {
-  const received =
-    value === null
-      ? 'null'
-      : Array.isArray(value)
-        ? 'array'
-        : typeof value === 'number'
-          ? `number ${value}`
-          : typeof value;
+  const received = describeReceived(value);
   return new NovacronError(
     CoreErrorCode.LINK_SAMPLE_INVALID,
     `link sample ${field}: expected ${expected}, received ${received}`,

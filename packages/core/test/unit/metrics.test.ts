@@ -1,15 +1,6 @@
-import { CoreErrorCode, DEFAULT_BUCKETS, isNovacronError, MemoryMetrics, noopMetrics } from '@novacron/core';
+import { CoreErrorCode, DEFAULT_BUCKETS, MemoryMetrics, noopMetrics } from '@novacron/core';
 import { describe, expect, it } from 'vitest';
-
-function expectInvalidArgument(fn: () => unknown): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(isNovacronError(thrown, CoreErrorCode.INVALID_ARGUMENT), String(thrown)).toBe(true);
-}
+import { expectNovacronError } from '@novacron/testkit/vitest';
 
 describe('MemoryMetrics', () => {
   it('counts', () => {
@@ -26,8 +17,8 @@ describe('MemoryMetrics', () => {
     const m = new MemoryMetrics();
     const c = m.counter({ name: 'c_total', help: 'c' });
     c.inc(1);
-    expectInvalidArgument(() => c.inc(-1));
-    expectInvalidArgument(() => c.inc(Number.NaN));
+    expectNovacronError(() => c.inc(-1), CoreErrorCode.INVALID_ARGUMENT);
+    expectNovacronError(() => c.inc(Number.NaN), CoreErrorCode.INVALID_ARGUMENT);
     expect(m.value('c_total')).toBe(1);
   });
 
@@ -46,11 +37,11 @@ describe('MemoryMetrics', () => {
   it('requires exactly the declared labels', () => {
     const m = new MemoryMetrics();
     const c = m.counter({ name: 'x_total', help: 'x', labelNames: ['a'] });
-    expectInvalidArgument(() => c.inc(1));
-    expectInvalidArgument(() => c.inc(1, { a: '1', b: '2' }));
-    expectInvalidArgument(() => c.inc(1, { b: '1' }));
+    expectNovacronError(() => c.inc(1), CoreErrorCode.INVALID_ARGUMENT);
+    expectNovacronError(() => c.inc(1, { a: '1', b: '2' }), CoreErrorCode.INVALID_ARGUMENT);
+    expectNovacronError(() => c.inc(1, { b: '1' }), CoreErrorCode.INVALID_ARGUMENT);
     const plain = m.counter({ name: 'y_total', help: 'y' });
-    expectInvalidArgument(() => plain.inc(1, { a: '1' }));
+    expectNovacronError(() => plain.inc(1, { a: '1' }), CoreErrorCode.INVALID_ARGUMENT);
     expect(m.value('x_total', { a: '1' })).toBe(0);
   });
 
@@ -90,8 +81,8 @@ describe('MemoryMetrics', () => {
       ...DEFAULT_BUCKETS,
       Number.POSITIVE_INFINITY,
     ]);
-    expectInvalidArgument(() => m.histogram({ name: 'e', help: 'e', buckets: [1, 1] }));
-    expectInvalidArgument(() => m.histogram({ name: 'f', help: 'f', buckets: [2, 1] }));
+    expectNovacronError(() => m.histogram({ name: 'e', help: 'e', buckets: [1, 1] }), CoreErrorCode.INVALID_ARGUMENT);
+    expectNovacronError(() => m.histogram({ name: 'f', help: 'f', buckets: [2, 1] }), CoreErrorCode.INVALID_ARGUMENT);
   });
 
   it('a second declaration that agrees shares the family; one that disagrees throws', () => {
@@ -99,19 +90,28 @@ describe('MemoryMetrics', () => {
     m.counter({ name: 'shared_total', help: 'h', labelNames: ['a', 'b'] }).inc(1, { a: 'x', b: 'y' });
     m.counter({ name: 'shared_total', help: 'h', labelNames: ['b', 'a'] }).inc(2, { a: 'x', b: 'y' });
     expect(m.value('shared_total', { a: 'x', b: 'y' })).toBe(3);
-    expectInvalidArgument(() => m.gauge({ name: 'shared_total', help: 'h', labelNames: ['a', 'b'] }));
-    expectInvalidArgument(() => m.counter({ name: 'shared_total', help: 'h', labelNames: ['a'] }));
+    expectNovacronError(
+      () => m.gauge({ name: 'shared_total', help: 'h', labelNames: ['a', 'b'] }),
+      CoreErrorCode.INVALID_ARGUMENT,
+    );
+    expectNovacronError(
+      () => m.counter({ name: 'shared_total', help: 'h', labelNames: ['a'] }),
+      CoreErrorCode.INVALID_ARGUMENT,
+    );
 
     m.histogram({ name: 'h_ms', help: 'h', buckets: [1, 2] });
     m.histogram({ name: 'h_ms', help: 'h', buckets: [1, 2] }).observe(1.5);
-    expectInvalidArgument(() => m.histogram({ name: 'h_ms', help: 'h', buckets: [1, 2, 3] }));
+    expectNovacronError(
+      () => m.histogram({ name: 'h_ms', help: 'h', buckets: [1, 2, 3] }),
+      CoreErrorCode.INVALID_ARGUMENT,
+    );
     expect(m.snapshot().find((f) => f.name === 'h_ms')!.series[0]!.count).toBe(1);
   });
 
   it('rejects names that are not Prometheus metric names', () => {
     const m = new MemoryMetrics();
     for (const name of ['', '1abc', 'has space', 'dash-name', 'é'])
-      expectInvalidArgument(() => m.counter({ name, help: '' }));
+      expectNovacronError(() => m.counter({ name, help: '' }), CoreErrorCode.INVALID_ARGUMENT);
     m.counter({ name: 'ok:name_1', help: '' });
   });
 

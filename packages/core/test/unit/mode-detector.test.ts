@@ -12,6 +12,7 @@ import {
 } from '@novacron/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { expectNovacronError } from '@novacron/testkit/vitest';
 
 const GBIT = 1e9;
 const MBIT = 1e6;
@@ -37,16 +38,6 @@ function harness(options: ModeDetectorOptions = {}) {
     return first;
   };
   return { detector, changes, feed, feedN };
-}
-
-function expectCode(fn: () => unknown, code: string): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(isNovacronError(thrown, code), `expected ${code}, got ${String(thrown)}`).toBe(true);
 }
 
 describe('classifyLinkMode', () => {
@@ -420,7 +411,7 @@ describe('ModeDetector: override', () => {
 
   it('rejects a value that is not a link mode', () => {
     const d = new ModeDetector();
-    expectCode(() => d.setOverride('lan' as LinkMode), CoreErrorCode.INVALID_ARGUMENT);
+    expectNovacronError(() => d.setOverride('lan' as LinkMode), CoreErrorCode.INVALID_ARGUMENT);
     expect(d.override).toBeUndefined();
   });
 });
@@ -447,7 +438,7 @@ describe('ModeDetector: invalid samples', () => {
     it(`rejects ${name} with CORE_LINK_SAMPLE_INVALID and changes nothing`, () => {
       const { detector, changes, feedN } = harness({ window: 1, confirmSamples: 1 });
       const fresh = new ModeDetector();
-      expectCode(() => fresh.observe(sample as unknown as LinkSample), CoreErrorCode.LINK_SAMPLE_INVALID);
+      expectNovacronError(() => fresh.observe(sample as unknown as LinkSample), CoreErrorCode.LINK_SAMPLE_INVALID);
       expect(fresh.measuredMode).toBeUndefined();
       expect(fresh.smoothedRttMs).toBeUndefined();
 
@@ -455,7 +446,7 @@ describe('ModeDetector: invalid samples', () => {
       const n = changes.length;
       // at 1 is also in the past here; give it a valid time so the field under test is what fails.
       const later = { ...sample, ...(Number.isFinite(sample.at) ? { at: 1000 } : {}) };
-      expectCode(() => detector.observe(later as LinkSample), CoreErrorCode.LINK_SAMPLE_INVALID);
+      expectNovacronError(() => detector.observe(later as LinkSample), CoreErrorCode.LINK_SAMPLE_INVALID);
       expect(detector.smoothedRttMs).toBe(30);
       expect(changes).toHaveLength(n);
       detector.observe({ at: 1000, rttMs: 1 });
@@ -466,14 +457,14 @@ describe('ModeDetector: invalid samples', () => {
   it('rejects non-objects', () => {
     const d = new ModeDetector();
     for (const v of [null, undefined, 5, 'x', []])
-      expectCode(() => d.observe(v as never), CoreErrorCode.LINK_SAMPLE_INVALID);
+      expectNovacronError(() => d.observe(v as never), CoreErrorCode.LINK_SAMPLE_INVALID);
   });
 
   it('rejects time going backwards, accepts equal times', () => {
     const d = new ModeDetector();
     d.observe({ at: 10, rttMs: 1 });
     d.observe({ at: 10, rttMs: 1 });
-    expectCode(() => d.observe({ at: 9, rttMs: 1 }), CoreErrorCode.LINK_SAMPLE_INVALID);
+    expectNovacronError(() => d.observe({ at: 9, rttMs: 1 }), CoreErrorCode.LINK_SAMPLE_INVALID);
   });
 
   it('names the field in the error details', () => {
@@ -523,7 +514,7 @@ describe('ModeDetector: options', () => {
   ];
   for (const [name, options] of invalid) {
     it(`rejects ${name} with CORE_INVALID_ARGUMENT`, () => {
-      expectCode(() => new ModeDetector(options as ModeDetectorOptions), CoreErrorCode.INVALID_ARGUMENT);
+      expectNovacronError(() => new ModeDetector(options as ModeDetectorOptions), CoreErrorCode.INVALID_ARGUMENT);
     });
   }
 
@@ -589,7 +580,7 @@ describe('ModeDetector: listeners', () => {
   });
 
   it('rejects a non-function listener', () => {
-    expectCode(() => new ModeDetector().onChange(5 as never), CoreErrorCode.INVALID_ARGUMENT);
+    expectNovacronError(() => new ModeDetector().onChange(5 as never), CoreErrorCode.INVALID_ARGUMENT);
   });
 });
 

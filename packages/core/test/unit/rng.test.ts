@@ -1,6 +1,7 @@
-import { CoreErrorCode, isNovacronError, type Rng, randomSeed, seededRng } from '@novacron/core';
+import { CoreErrorCode, type Rng, randomSeed, seededRng } from '@novacron/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { expectNovacronError } from '@novacron/testkit/vitest';
 
 const draws = (rng: Rng, n: number): number[] => Array.from({ length: n }, () => rng.nextUint32());
 
@@ -27,16 +28,6 @@ function chiSquare(counts: readonly number[]): number {
   const total = counts.reduce((s, x) => s + x, 0);
   const expected = total / counts.length;
   return counts.reduce((s, c) => s + (c - expected) ** 2 / expected, 0);
-}
-
-function expectInvalidArgument(fn: () => unknown): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(isNovacronError(thrown, CoreErrorCode.INVALID_ARGUMENT), String(thrown)).toBe(true);
 }
 
 describe('seededRng', () => {
@@ -66,7 +57,7 @@ describe('seededRng', () => {
 
   it('rejects seeds that are neither integers nor strings', () => {
     for (const seed of [1.5, Number.NaN, Number.POSITIVE_INFINITY, {}, null, undefined])
-      expectInvalidArgument(() => seededRng(seed as number));
+      expectNovacronError(() => seededRng(seed as number), CoreErrorCode.INVALID_ARGUMENT);
   });
 
   it('next() is nextUint32 / 2^32, in [0, 1)', () => {
@@ -182,11 +173,11 @@ describe('Rng.int', () => {
 
   it('rejects bad bounds with CORE_INVALID_ARGUMENT', () => {
     const rng = seededRng(1);
-    expectInvalidArgument(() => rng.int(5, 4));
-    expectInvalidArgument(() => rng.int(0.5, 4));
-    expectInvalidArgument(() => rng.int(0, Number.NaN));
-    expectInvalidArgument(() => rng.int(0, 2 ** 32));
-    expectInvalidArgument(() => rng.int(0, 2 ** 53));
+    expectNovacronError(() => rng.int(5, 4), CoreErrorCode.INVALID_ARGUMENT);
+    expectNovacronError(() => rng.int(0.5, 4), CoreErrorCode.INVALID_ARGUMENT);
+    expectNovacronError(() => rng.int(0, Number.NaN), CoreErrorCode.INVALID_ARGUMENT);
+    expectNovacronError(() => rng.int(0, 2 ** 32), CoreErrorCode.INVALID_ARGUMENT);
+    expectNovacronError(() => rng.int(0, 2 ** 53), CoreErrorCode.INVALID_ARGUMENT);
   });
 });
 
@@ -205,8 +196,8 @@ describe('Rng helpers', () => {
       (word >>> 16) & 255,
       word >>> 24,
     ]);
-    expectInvalidArgument(() => seededRng(1).bytes(-1));
-    expectInvalidArgument(() => seededRng(1).bytes(1.5));
+    expectNovacronError(() => seededRng(1).bytes(-1), CoreErrorCode.INVALID_ARGUMENT);
+    expectNovacronError(() => seededRng(1).bytes(1.5), CoreErrorCode.INVALID_ARGUMENT);
   });
 
   it('bytes are roughly uniform', () => {
@@ -245,7 +236,7 @@ describe('Rng helpers', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 200; i++) seen.add(rng.pick(items));
     expect([...seen].sort()).toEqual(items);
-    expectInvalidArgument(() => rng.pick([]));
+    expectNovacronError(() => rng.pick([]), CoreErrorCode.INVALID_ARGUMENT);
   });
 
   it('chance honours its probability', () => {

@@ -132,7 +132,7 @@ export interface DirInode {
 /** A file or directory. */
 export type Inode = FileInode | DirInode;
 
-/** One write a crash cut short; see {@link FsModel.revert}. */
+/** One write a crash cut short: a prefix of the last unsynced write that landed (see `CrashConsistentFileIO.crash`). */
 export interface TornWrite {
   /** The path the torn file was reached by after the crash. */
   readonly path: string;

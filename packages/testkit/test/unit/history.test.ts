@@ -1,19 +1,10 @@
-import { ManualClock, isNovacronError, seededRng } from '@novacron/core';
+import { ManualClock, seededRng } from '@novacron/core';
 import { History, type HistoryEntry, type KvInput, type KvOutput, simulateKvHistory } from '@novacron/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { expectNovacronError } from '@novacron/testkit/vitest';
 
 type Entry = HistoryEntry<KvInput, KvOutput>;
-
-function expectCode(fn: () => unknown, code: string): void {
-  try {
-    fn();
-  } catch (err) {
-    expect(isNovacronError(err, code), String(err)).toBe(true);
-    return;
-  }
-  expect.fail(`expected ${code}`);
-}
 
 describe('History recorder', () => {
   it('stamps events with the injected clock and exposes operations', () => {
@@ -78,7 +69,7 @@ describe('History recorder', () => {
   it('allows a client one outstanding operation, and a new one after an unknown outcome', () => {
     const h = new History<KvInput, KvOutput>(new ManualClock());
     const a = h.invoke('c1', { op: 'get', key: 'x' });
-    expectCode(() => h.invoke('c1', { op: 'get', key: 'y' }), 'CORE_INVALID_STATE');
+    expectNovacronError(() => h.invoke('c1', { op: 'get', key: 'y' }), 'CORE_INVALID_STATE');
     h.unknown(a);
     const b = h.invoke('c1', { op: 'get', key: 'y' });
     expect(b).not.toBe(a);
@@ -88,14 +79,14 @@ describe('History recorder', () => {
     const h = new History<KvInput, KvOutput>(new ManualClock());
     const a = h.invoke('c1', { op: 'get', key: 'x' });
     h.ok(a, null);
-    expectCode(() => h.ok(a, null), 'CORE_INVALID_STATE');
-    expectCode(() => h.fail(42), 'CORE_INVALID_STATE');
-    expectCode(() => h.ok(-1, null), 'CORE_INVALID_ARGUMENT');
+    expectNovacronError(() => h.ok(a, null), 'CORE_INVALID_STATE');
+    expectNovacronError(() => h.fail(42), 'CORE_INVALID_STATE');
+    expectNovacronError(() => h.ok(-1, null), 'CORE_INVALID_ARGUMENT');
   });
 
   it('needs a clock to record', () => {
     const h = new History<KvInput, KvOutput>();
-    expectCode(() => h.invoke('c1', { op: 'get', key: 'x' }), 'CORE_INVALID_STATE');
+    expectNovacronError(() => h.invoke('c1', { op: 'get', key: 'x' }), 'CORE_INVALID_STATE');
   });
 });
 
@@ -114,14 +105,17 @@ describe('History.fromEntries', () => {
 
   it('rejects malformed and impossible logs with typed errors', () => {
     const put: Entry = { type: 'invoke', id: 0, client: 'a', input: { op: 'put', key: 'x', value: 1 }, time: 0 };
-    expectCode(() => History.fromEntries([put, { ...put, client: 'b', time: 1 }]), 'CORE_INVALID_STATE');
-    expectCode(() => History.fromEntries([put, { ...put, id: 1, time: 1 }]), 'CORE_INVALID_STATE');
-    expectCode(() => History.fromEntries([{ type: 'ok', id: 3, output: 1, time: 0 }]), 'CORE_INVALID_STATE');
-    expectCode(() => History.fromEntries([{ ...put, time: Number.NaN }]), 'CORE_INVALID_ARGUMENT');
-    expectCode(() => History.fromEntries([{ ...put, id: 1.5 }]), 'CORE_INVALID_ARGUMENT');
-    expectCode(() => History.fromEntries([{ ...put, type: 'bogus' } as unknown as Entry]), 'CORE_INVALID_ARGUMENT');
-    expectCode(() => History.fromEntries([null as unknown as Entry]), 'CORE_INVALID_ARGUMENT');
-    expectCode(() => History.fromEntries('nope' as unknown as Entry[]), 'CORE_INVALID_ARGUMENT');
+    expectNovacronError(() => History.fromEntries([put, { ...put, client: 'b', time: 1 }]), 'CORE_INVALID_STATE');
+    expectNovacronError(() => History.fromEntries([put, { ...put, id: 1, time: 1 }]), 'CORE_INVALID_STATE');
+    expectNovacronError(() => History.fromEntries([{ type: 'ok', id: 3, output: 1, time: 0 }]), 'CORE_INVALID_STATE');
+    expectNovacronError(() => History.fromEntries([{ ...put, time: Number.NaN }]), 'CORE_INVALID_ARGUMENT');
+    expectNovacronError(() => History.fromEntries([{ ...put, id: 1.5 }]), 'CORE_INVALID_ARGUMENT');
+    expectNovacronError(
+      () => History.fromEntries([{ ...put, type: 'bogus' } as unknown as Entry]),
+      'CORE_INVALID_ARGUMENT',
+    );
+    expectNovacronError(() => History.fromEntries([null as unknown as Entry]), 'CORE_INVALID_ARGUMENT');
+    expectNovacronError(() => History.fromEntries('nope' as unknown as Entry[]), 'CORE_INVALID_ARGUMENT');
   });
 
   it('round-trips recorded histories through their entries', () => {
@@ -159,7 +153,7 @@ describe('History.fromOperations', () => {
   });
 
   it('rejects a return before its call', () => {
-    expectCode(
+    expectNovacronError(
       () => History.fromOperations([{ client: 'a', input: { op: 'get', key: 'x' }, call: 3, return: 2 }]),
       'CORE_INVALID_ARGUMENT',
     );
