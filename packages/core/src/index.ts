@@ -35,3 +35,18 @@ export * from './fs/file-io.js';
 export * from './fs/node-file-io.js';
 export * from './fs/atomic-write.js';
 export * from './checksum.js';
+
+// Contracts added by later issues. Each issue adds its export lines under its
+// own heading, so parallel work merges without conflicts.
+
+// #4 hde (codec contracts beyond ChunkCodec, if any)
+
+// #5 amst
+
+// #6 acp raft: DurableLog, ConsensusGroup
+
+// #9 pba: Predictor, rate allocation
+
+// #10 itp: placement plugins, capacity ledger
+
+// #11 providers: VmProvider
