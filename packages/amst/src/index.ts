@@ -1,2 +1,4 @@
-// This package has no exports yet: its issue has not landed. See README.md.
-export {};
+export * from './errors.js';
+export * from './transport/address.js';
+export * from './transport/tcp-transport.js';
+export * from './transport/memory-transport.js';
