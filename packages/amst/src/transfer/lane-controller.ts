@@ -1,0 +1,123 @@
+import type { LinkMode } from '@novacron/core';
+
+/** Lane limits per link mode: where amst starts and how far it may go. */
+export interface LanePreset {
+  readonly initial: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/**
+ * Mode presets. Datacenter: one socket nearly fills loopback and a LAN, so
+ * few lanes. Internet: loss-limited TCP windows make parallel lanes pay, up
+ * to 64. Hybrid: in between.
+ */
+export const LANE_PRESETS: Readonly<Record<LinkMode, LanePreset>> = {
+  datacenter: { initial: 1, min: 1, max: 4 },
+  hybrid: { initial: 2, min: 1, max: 16 },
+  internet: { initial: 4, min: 1, max: 64 },
+};
+
+/** One control interval's measurements. */
+export interface ControlSample {
+  /** Bytes acknowledged during the interval, per second. */
+  readonly goodputBps: number;
+  /** Smoothed RTT over the interval (ms). */
+  readonly rttMs: number;
+  /** Lowest RTT seen in the transfer so far (ms). */
+  readonly minRttMs: number;
+  /** Lanes that died or chunks retransmitted during the interval, as a fraction of chunks sent. */
+  readonly lossRate: number;
+}
+
+/** Options for {@link LaneController}. */
+export interface LaneControllerOptions {
+  readonly preset: LanePreset;
+  /** RTT above `minRtt × rttInflation` counts as a queue building up (default 2). */
+  readonly rttInflation?: number;
+  /** Relative goodput gain that justifies more lanes (default 0.1). */
+  readonly minGain?: number;
+  /** Polite: never probe upwards while RTT is inflated at all, and cap at half the preset. */
+  readonly polite?: boolean;
+}
+
+/**
+ * Hill-climbs the lane count on measured goodput. After a change it waits
+ * one interval, then compares: a step up that raised goodput by `minGain` is
+ * kept and followed by a bigger step; one that did not is undone and the
+ * count holds for a few intervals before probing again. RTT inflation or
+ * loss above 5% with no goodput gain steps down. Decisions are pure
+ * functions of the samples, so they replay exactly in the simulator.
+ */
+export class LaneController {
+  private lanes: number;
+  private readonly preset: LanePreset;
+  private readonly rttInflation: number;
+  private readonly minGain: number;
+  private readonly polite: boolean;
+  private baseline: { lanes: number; goodput: number } | undefined;
+  private step = 1;
+  private hold = 0;
+  /** Goodput seen at each lane count (best of recent samples). */
+  private readonly seen = new Map<number, number>();
+
+  constructor(options: LaneControllerOptions) {
+    this.polite = options.polite ?? false;
+    const max = this.polite ? Math.max(1, Math.floor(options.preset.max / 2)) : options.preset.max;
+    this.preset = { ...options.preset, max };
+    this.lanes = Math.min(max, Math.max(options.preset.min, options.preset.initial));
+    this.rttInflation = options.rttInflation ?? 2;
+    this.minGain = options.minGain ?? 0.1;
+  }
+
+  /** The lane count currently wanted. */
+  get target(): number {
+    return this.lanes;
+  }
+
+  /** Feeds one interval's sample; returns the new target. */
+  update(s: ControlSample): number {
+    const prev = this.seen.get(this.lanes) ?? 0;
+    this.seen.set(this.lanes, Math.max(s.goodputBps, prev * 0.9));
+    const inflated = s.minRttMs > 0 && s.rttMs > s.minRttMs * (this.polite ? 1.25 : this.rttInflation);
+    const lossy = s.lossRate > 0.05;
+    if (this.baseline) {
+      const { lanes: before, goodput } = this.baseline;
+      this.baseline = undefined;
+      const gained = s.goodputBps > goodput * (1 + this.minGain);
+      if (this.lanes > before) {
+        if (gained && !(this.polite && inflated)) {
+          this.step = Math.min(this.step * 2, 16);
+          return this.move(this.lanes + this.step, s.goodputBps);
+        }
+        this.step = 1;
+        this.hold = 4;
+        this.lanes = before;
+        return this.lanes;
+      }
+      if (this.lanes < before) {
+        // Fewer lanes lost goodput: go back up unless that cost RTT too.
+        if (s.goodputBps < goodput * (1 - this.minGain) && !inflated) this.lanes = before;
+        this.hold = 4;
+        return this.lanes;
+      }
+    }
+    if (this.hold > 0) {
+      this.hold--;
+      return this.lanes;
+    }
+    if ((inflated || lossy) && this.lanes > this.preset.min) {
+      return this.move(Math.max(this.preset.min, Math.floor(this.lanes * 0.75)), s.goodputBps);
+    }
+    if (this.polite && inflated) return this.lanes;
+    if (this.lanes < this.preset.max) return this.move(this.lanes + this.step, s.goodputBps);
+    return this.lanes;
+  }
+
+  private move(to: number, goodput: number): number {
+    const clamped = Math.min(this.preset.max, Math.max(this.preset.min, to));
+    if (clamped !== this.lanes) this.baseline = { lanes: this.lanes, goodput };
+    this.lanes = clamped;
+    return this.lanes;
+  }
+}
