@@ -22,9 +22,9 @@ export const LANE_PRESETS: Readonly<Record<LinkMode, LanePreset>> = {
 export interface ControlSample {
   /** Bytes acknowledged during the interval, per second. */
   readonly goodputBps: number;
-  /** Smoothed RTT over the interval (ms). */
+  /** Latest RTT of the path itself, without amst's own buffering (ms). */
   readonly rttMs: number;
-  /** Lowest RTT seen in the transfer so far (ms). */
+  /** Lowest path RTT seen in the transfer so far (ms). */
   readonly minRttMs: number;
   /** Lanes that died or chunks retransmitted during the interval, as a fraction of chunks sent. */
   readonly lossRate: number;
@@ -33,7 +33,9 @@ export interface ControlSample {
 /** Options for {@link LaneController}. */
 export interface LaneControllerOptions {
   readonly preset: LanePreset;
-  /** RTT above `minRtt × rttInflation` counts as a queue building up (default 2). */
+  /**
+   * Path RTT above `minRtt × rttInflation` counts as a queue building up (default 2).
+   */
   readonly rttInflation?: number;
   /** Relative goodput gain that justifies more lanes (default 0.1). */
   readonly minGain?: number;
@@ -42,10 +44,11 @@ export interface LaneControllerOptions {
 }
 
 /**
- * Hill-climbs the lane count on measured goodput. After a change it waits
- * one interval, then compares: a step up that raised goodput by `minGain` is
- * kept and followed by a bigger step; one that did not is undone and the
- * count holds for a few intervals before probing again. RTT inflation or
+ * Hill-climbs the lane count on measured goodput. It probes with half
+ * again as many lanes, waits one interval for them to ramp up, then compares
+ * the next: a step that raised goodput by `minGain` is kept and followed by a
+ * doubling; one that did not is undone and the count holds for a few
+ * intervals before probing again. RTT inflation or
  * loss above 5% with no goodput gain steps down. Decisions are pure
  * functions of the samples, so they replay exactly in the simulator.
  */
@@ -56,8 +59,9 @@ export class LaneController {
   private readonly minGain: number;
   private readonly polite: boolean;
   private baseline: { lanes: number; goodput: number } | undefined;
-  private step = 1;
   private hold = 0;
+  /** Samples still to skip after a change, while new lanes ramp up. */
+  private settle = 0;
   /** Goodput seen at each lane count (best of recent samples). */
   private readonly seen = new Map<number, number>();
 
@@ -77,20 +81,20 @@ export class LaneController {
 
   /** Feeds one interval's sample; returns the new target. */
   update(s: ControlSample): number {
+    if (this.settle > 0) {
+      this.settle--;
+      return this.lanes;
+    }
     const prev = this.seen.get(this.lanes) ?? 0;
     this.seen.set(this.lanes, Math.max(s.goodputBps, prev * 0.9));
-    const inflated = s.minRttMs > 0 && s.rttMs > s.minRttMs * (this.polite ? 1.25 : this.rttInflation);
+    const inflated = s.minRttMs > 0 && s.rttMs > s.minRttMs * (this.polite ? 1.5 : this.rttInflation);
     const lossy = s.lossRate > 0.05;
     if (this.baseline) {
       const { lanes: before, goodput } = this.baseline;
       this.baseline = undefined;
       const gained = s.goodputBps > goodput * (1 + this.minGain);
       if (this.lanes > before) {
-        if (gained && !(this.polite && inflated)) {
-          this.step = Math.min(this.step * 2, 16);
-          return this.move(this.lanes + this.step, s.goodputBps);
-        }
-        this.step = 1;
+        if (gained && !(this.polite && inflated)) return this.move(this.lanes * 2, s.goodputBps);
         this.hold = 4;
         this.lanes = before;
         return this.lanes;
@@ -106,17 +110,24 @@ export class LaneController {
       this.hold--;
       return this.lanes;
     }
-    if ((inflated || lossy) && this.lanes > this.preset.min) {
+    // A deep buffer inflates RTT while more lanes still raise goodput (the step-up check above keeps
+    // those); RTT this far above the floor means a standing queue we are filling for nothing.
+    const severe = s.minRttMs > 0 && s.rttMs > s.minRttMs * (this.polite ? 1.5 : 2 * this.rttInflation);
+    if ((severe || lossy) && this.lanes > this.preset.min) {
       return this.move(Math.max(this.preset.min, Math.floor(this.lanes * 0.75)), s.goodputBps);
     }
-    if (this.polite && inflated) return this.lanes;
-    if (this.lanes < this.preset.max) return this.move(this.lanes + this.step, s.goodputBps);
+    if (inflated) return this.lanes;
+    // Probe by half again as many lanes: a multiplicative step makes a real gain stand out of the noise.
+    if (this.lanes < this.preset.max) return this.move(Math.ceil(this.lanes * 1.5), s.goodputBps);
     return this.lanes;
   }
 
   private move(to: number, goodput: number): number {
     const clamped = Math.min(this.preset.max, Math.max(this.preset.min, to));
-    if (clamped !== this.lanes) this.baseline = { lanes: this.lanes, goodput };
+    if (clamped !== this.lanes) {
+      this.baseline = { lanes: this.lanes, goodput };
+      this.settle = 1;
+    }
     this.lanes = clamped;
     return this.lanes;
   }

@@ -127,6 +127,8 @@ class SendSession {
   private maxLanes = 0;
   private srtt = 0;
   private minRtt = Number.POSITIVE_INFINITY;
+  private pathRtt = 0;
+  private minPathRtt = Number.POSITIVE_INFINITY;
   private readonly bwSamples: number[] = [];
   private lastControl = { at: 0, acked: 0, sent: 0, retx: 0 };
   private lastProgress = { at: 0, acked: 0 };
@@ -188,9 +190,9 @@ class SendSession {
     let controlTimer = this.clock.setInterval(() => this.control(), this.o.controlIntervalMs ?? 250);
     try {
       await this.openLane(this.o.resumeToken !== undefined);
-      if (this.o.controlIntervalMs === undefined && this.minRtt * 4 > 250) {
+      if (this.o.controlIntervalMs === undefined && this.minPathRtt * 8 > 250) {
         controlTimer.cancel();
-        controlTimer = this.clock.setInterval(() => this.control(), Math.min(2_000, this.minRtt * 4));
+        controlTimer = this.clock.setInterval(() => this.control(), Math.min(2_000, this.minPathRtt * 8));
       }
       this.adjustLanes();
       while (!this.finAcked) {
@@ -331,7 +333,10 @@ class SendSession {
         );
       }
       if (first.type !== MSG_HELLO_ACK) throw amstError(AmstErrorCode.HANDSHAKE_FAILED, 'expected HELLO_ACK');
-      this.sampleRtt(this.clock.now() - sentAt);
+      // A fresh connection's handshake crosses the path's queue but no socket buffer: the control loop's RTT signal.
+      this.pathRtt = this.clock.now() - sentAt;
+      this.minPathRtt = Math.min(this.minPathRtt, this.pathRtt);
+      this.sampleRtt(this.pathRtt);
       this.window = Math.min(this.window, first.windowBytes);
       if (first.deliveredOffset > this.delivered) this.advanceDelivered(first.deliveredOffset);
       const lane: Lane = { index, stream, inflight: new Set(), alive: true, retiring: false };
@@ -479,6 +484,10 @@ class SendSession {
   private async nextChunk(lane: Lane): Promise<Chunk | undefined> {
     for (;;) {
       if (!lane.alive || lane.retiring || this.failure) return undefined;
+      if (this.laneBytes(lane) >= this.laneCap()) {
+        await this.waitForEvent();
+        continue;
+      }
       const again = this.retx.shift();
       if (again) {
         if (again.acked) continue;
@@ -491,6 +500,27 @@ class SendSession {
       }
       await this.waitForEvent();
     }
+  }
+
+  private laneBytes(lane: Lane): number {
+    let n = 0;
+    for (const c of lane.inflight) n += c.raw.length;
+    return n;
+  }
+
+  /**
+   * Unacknowledged bytes one lane may hold: its share of 2.5 × the
+   * bandwidth-delay product (bottleneck rate × min RTT, as BBR estimates
+   * them), at least two chunks. Without the cap a lane's socket buffer would
+   * swallow chunks a faster lane could have carried, and the transfer would
+   * finish at the pace of its slowest lane.
+   */
+  private laneCap(): number {
+    const btlBw = this.bwSamples.length > 0 ? Math.max(...this.bwSamples) : 0;
+    const lanes = Math.max(1, this.liveLanes());
+    if (btlBw <= 0 || !Number.isFinite(this.minRtt)) return 8 * this.chunkSize;
+    const bdp = (btlBw * this.minRtt) / 1000;
+    return Math.max(2 * this.chunkSize, Math.ceil((2.5 * bdp) / lanes));
   }
 
   /** Bytes in flight stay within the receiver's window past its delivered offset. */
@@ -716,7 +746,12 @@ class SendSession {
     if (external !== undefined) this.bucket.rate = external > 0 ? external : Number.POSITIVE_INFINITY;
     else if (this.modelPacing && now - this.startedAt > 1_000 && btlBw > 0) this.bucket.rate = btlBw * 1.25;
     if (this.controller && !this.finished && this.liveLanes() > 0 && goodput > 0) {
-      this.controller.update({ goodputBps: goodput * 8, rttMs: rtt, minRttMs: this.minRtt, lossRate });
+      // Chunk RTTs include serialisation at a lane's share of the rate, so they grow with the lane count
+      // by themselves; the handshake RTT of the newest lane measures the path's queue instead.
+      // A sample counts once: a stale one must not keep pushing the count down after the queue has drained.
+      const pathRtt = this.pathRtt > 0 ? this.pathRtt : this.minPathRtt;
+      this.pathRtt = 0;
+      this.controller.update({ goodputBps: goodput * 8, rttMs: pathRtt, minRttMs: this.minPathRtt, lossRate });
       this.adjustLanes();
     }
   }
