@@ -296,8 +296,8 @@ export class AmstReceiver implements Startable {
       void lane.write(encodeLaneMessage({ type: MSG_NACK, seq: m.seq, reason: 1 })).catch(() => {});
       return;
     }
-    // Copy: the transport may reuse the buffer the chunk arrived in.
-    s.buffer.set(m.offset, raw === m.data ? raw.slice() : raw);
+    // Kept without a copy: transports hand over each chunk they yield (TCP, memory and simulated ones do).
+    s.buffer.set(m.offset, raw);
     s.bufferedBytes += raw.length;
     void ack();
     void this.drain(s);

@@ -129,6 +129,7 @@ class SendSession {
   private minRtt = Number.POSITIVE_INFINITY;
   private pathRtt = 0;
   private minPathRtt = Number.POSITIVE_INFINITY;
+  private minChunkRtt = Number.POSITIVE_INFINITY;
   private readonly bwSamples: number[] = [];
   private lastControl = { at: 0, acked: 0, sent: 0, retx: 0 };
   private lastProgress = { at: 0, acked: 0 };
@@ -206,6 +207,7 @@ class SendSession {
       }
       if (this.failure) throw this.failure;
       const durationMs = this.clock.now() - this.startedAt;
+      const finalLanes = this.liveLanes();
       this.progress();
       await Promise.all([...this.lanes].map((l) => l.stream.close().catch(() => l.stream.abort())));
       const bytes = this.delivered - this.startOffset;
@@ -215,7 +217,7 @@ class SendSession {
         wireBytes: this.wireBytes,
         durationMs,
         maxLanes: this.maxLanes,
-        finalLanes: this.liveLanes(),
+        finalLanes,
         retransmittedChunks: this.retransmittedChunks,
         retransmittedBytes: this.retransmittedBytes,
         corruptChunks: this.corruptChunks,
@@ -518,9 +520,10 @@ class SendSession {
   private laneCap(): number {
     const btlBw = this.bwSamples.length > 0 ? Math.max(...this.bwSamples) : 0;
     const lanes = Math.max(1, this.liveLanes());
-    if (btlBw <= 0 || !Number.isFinite(this.minRtt)) return 8 * this.chunkSize;
-    const bdp = (btlBw * this.minRtt) / 1000;
-    return Math.max(2 * this.chunkSize, Math.ceil((2.5 * bdp) / lanes));
+    if (btlBw <= 0 || !Number.isFinite(this.minChunkRtt)) return 8 * this.chunkSize;
+    // Chunk RTT, not handshake RTT: a chunk's round trip includes its serialisation and the receiver's work.
+    const bdp = (btlBw * this.minChunkRtt) / 1000;
+    return Math.max(4 * this.chunkSize, Math.ceil((2.5 * bdp) / lanes));
   }
 
   /** Bytes in flight stay within the receiver's window past its delivered offset. */
@@ -597,7 +600,8 @@ class SendSession {
       if (take < piece.length) this.pendingRead = piece.subarray(take);
     }
     if (have === 0) return undefined;
-    if (parts.length === 1) return parts[0]!.slice();
+    // The source's buffers are kept, not copied: like a Node Readable, it must not reuse a yielded buffer.
+    if (parts.length === 1) return parts[0]!;
     const out = new Uint8Array(have);
     let off = 0;
     for (const p of parts) {
@@ -650,6 +654,7 @@ class SendSession {
           this.metrics.acked.inc(chunk.raw.length);
           const rtt = this.clock.now() - chunk.sentAt;
           this.sampleRtt(rtt);
+          this.minChunkRtt = Math.min(this.minChunkRtt, rtt);
           this.metrics.rtt.observe(rtt);
           if (chunk.lane) this.maybeCloseRetired(chunk.lane);
         }
