@@ -39,8 +39,11 @@ export interface StreamPeerNetworkOptions {
   readonly reconnectDelayMs?: number;
   /** Longest reconnect delay (default 5 s). */
   readonly maxReconnectDelayMs?: number;
+  /** Time source (default: the system clock; the simulator passes a virtual one). */
   readonly clock?: Clock;
+  /** Debug logging (default: none). */
   readonly logger?: Logger;
+  /** Where counters go (default: nowhere). */
   readonly metrics?: Metrics;
 }
 
@@ -64,7 +67,9 @@ interface Outbound {
  * in flight may be lost, as the contract allows.
  */
 export class StreamPeerNetwork implements PeerNetwork, Startable {
+  /** This node's id. */
   readonly localId: NodeId;
+  /** Largest payload `send` accepts. */
   readonly maxMessageSize: number;
   private readonly transport: StreamTransport;
   private readonly listenAddress: string;
@@ -156,6 +161,7 @@ export class StreamPeerNetwork implements PeerNetwork, Startable {
     this.inbound.clear();
   }
 
+  /** Queues `data` for `to` (see {@link PeerNetwork.send}); drops and counts when the queue is full or the peer unknown. */
   send(to: NodeId, channel: string, data: Uint8Array): void {
     if (data.length > this.maxMessageSize) throw oversized(data.length, this.maxMessageSize);
     const body = encodeMessage(nameBytes('channel', channel), data);
@@ -179,6 +185,7 @@ export class StreamPeerNetwork implements PeerNetwork, Startable {
     if (this.running) void this.pump(peer);
   }
 
+  /** Registers the handler for `channel` (see {@link PeerNetwork.handle}). */
   handle(channel: string, handler: PeerMessageHandler): () => void {
     this.handlers.set(channel, handler);
     return () => {

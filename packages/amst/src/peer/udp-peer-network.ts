@@ -36,7 +36,9 @@ export interface UdpPeerNetworkOptions {
   readonly burst?: number;
   /** Kernel socket buffer sizes to request (default 4 MiB; capped by `net.core.[rw]mem_max`). */
   readonly socketBufferBytes?: number;
+  /** Debug logging (default: none). */
   readonly logger?: Logger;
+  /** Where counters go (default: nowhere). */
   readonly metrics?: Metrics;
 }
 
@@ -47,7 +49,9 @@ export interface UdpPeerNetworkOptions {
  * duplicate or reorder; it never retries.
  */
 export class UdpPeerNetwork implements PeerNetwork, Startable {
+  /** This node's id. */
   readonly localId: NodeId;
+  /** Largest payload `send` accepts. */
   readonly maxMessageSize: number;
   private readonly listenAddress: string;
   private readonly maxQueueMessages: number;
@@ -132,6 +136,7 @@ export class UdpPeerNetwork implements PeerNetwork, Startable {
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
 
+  /** Queues one datagram for `to` (see {@link PeerNetwork.send}); drops and counts when the queue is full or the peer unknown. */
   send(to: NodeId, channel: string, data: Uint8Array): void {
     if (data.length > this.maxMessageSize) throw oversized(data.length, this.maxMessageSize);
     const datagram = encodeDatagram(this.idBytes, nameBytes('channel', channel), data);
@@ -152,6 +157,7 @@ export class UdpPeerNetwork implements PeerNetwork, Startable {
     }
   }
 
+  /** Registers the handler for `channel` (see {@link PeerNetwork.handle}). */
   handle(channel: string, handler: PeerMessageHandler): () => void {
     this.handlers.set(channel, handler);
     return () => {

@@ -2,8 +2,11 @@ import type { LinkMode } from '@novacron/core';
 
 /** Lane limits per link mode: where amst starts and how far it may go. */
 export interface LanePreset {
+  /** Lanes to start with. */
   readonly initial: number;
+  /** Fewest lanes. */
   readonly min: number;
+  /** Most lanes. */
   readonly max: number;
 }
 
@@ -32,6 +35,7 @@ export interface ControlSample {
 
 /** Options for {@link LaneController}. */
 export interface LaneControllerOptions {
+  /** Lane limits (see {@link LANE_PRESETS}). */
   readonly preset: LanePreset;
   /**
    * Path RTT above `minRtt × rttInflation` counts as a queue building up (default 2).

@@ -12,18 +12,27 @@ export const AMST_VERSION = 1;
 /** Bytes of a transfer id / resume token. */
 export const TRANSFER_ID_BYTES = 16;
 
+/** Lane message type: sender opens or joins a session. */
 export const MSG_HELLO = 1;
+/** Lane message type: receiver accepts a lane (delivered offset, window). */
 export const MSG_HELLO_ACK = 2;
+/** Lane message type: one chunk. */
 export const MSG_DATA = 3;
+/** Lane message type: chunk received (and the delivered offset). */
 export const MSG_ACK = 4;
+/** Lane message type: chunk refused as corrupt; resend it. */
 export const MSG_NACK = 5;
+/** Lane message type: sender has sent everything. */
 export const MSG_FIN = 6;
+/** Lane message type: receiver wrote everything and closed the sink. */
 export const MSG_FIN_ACK = 7;
+/** Lane message type: receiver failed the transfer with an error code. */
 export const MSG_ERROR = 8;
 
 /** Unknown total size in a HELLO. */
 export const SIZE_UNKNOWN = 2 ** 53 - 1;
 
+/** A decoded lane message (docs/protocol/amst.md). */
 export type LaneMessage =
   | {
       type: typeof MSG_HELLO;
@@ -243,6 +252,7 @@ export class LaneDecoder {
 
   constructor(private readonly maxBodyBytes: number) {}
 
+  /** Adds bytes; returns the bodies of all messages now complete. The caller must not reuse `chunk`. */
   push(chunk: Uint8Array): Uint8Array[] {
     if (chunk.length > 0) {
       this.chunks.push(chunk);

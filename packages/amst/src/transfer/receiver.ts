@@ -54,6 +54,7 @@ export interface IncomingTransfer {
 
 /** Options for {@link AmstReceiver}. */
 export interface AmstReceiverOptions {
+  /** The stream transport carrying the lanes. */
   readonly transport: StreamTransport;
   /** Where to listen (`127.0.0.1:0`, `b:0` in the simulator). */
   readonly listenAddress: string;
@@ -71,17 +72,25 @@ export interface AmstReceiverOptions {
   readonly resumeWindowMs?: number;
   /** Corrupt chunks tolerated per transfer before it fails with `AMST_TOO_MANY_CORRUPT_CHUNKS` (default 32). */
   readonly maxCorruptChunks?: number;
+  /** Time source (default: the system clock; the simulator passes a virtual one). */
   readonly clock?: Clock;
+  /** Debug logging (default: none). */
   readonly logger?: Logger;
+  /** Where counters go (default: nowhere). */
   readonly metrics?: Metrics;
 }
 
 /** Per-transfer receiver statistics. */
 export interface ReceiverTransferStats {
+  /** The transfer id (resume token). */
   readonly transferId: string;
+  /** Bytes written to the sink, in order. */
   readonly delivered: number;
+  /** Chunks refused as corrupt. */
   readonly corruptChunks: number;
+  /** Chunks received again after a resend (acknowledged and dropped). */
   readonly duplicateChunks: number;
+  /** The sink was closed after the last byte. */
   readonly finished: boolean;
 }
 
@@ -163,6 +172,7 @@ export class AmstReceiver implements Startable {
     };
   }
 
+  /** Starts listening for lanes. */
   async start(): Promise<void> {
     if (this.listener) return;
     this.listener = await this.opts.transport.listen(this.opts.listenAddress, (lane) => {

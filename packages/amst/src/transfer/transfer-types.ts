@@ -69,6 +69,7 @@ export interface SendTransferOptions {
   readonly source: Uint8Array | AsyncIterable<Uint8Array>;
   /** Total size when `source` is an iterable and the size is known (for ETA and the receiver). */
   readonly totalSize?: number;
+  /** Time source (default: the system clock; the simulator passes a virtual one). */
   readonly clock?: Clock;
   /** Seeds the transfer id (default: a random id from `node:crypto`). */
   readonly rng?: Rng;
@@ -107,10 +108,13 @@ export interface SendTransferOptions {
   readonly maxCorruptChunks?: number;
   /** Resume an earlier transfer: its id (the `transferId` of the result or error details). */
   readonly resumeToken?: string;
+  /** Cancels the transfer: it then rejects with `AMST_ABORTED`. */
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: TransferProgress) => void;
   /** Link samples for pba and the mode detector, one per control interval. */
   readonly onLinkSample?: (s: LinkSample) => void;
+  /** Where counters go (default: nowhere). */
   readonly metrics?: Metrics;
+  /** Debug logging (default: none). */
   readonly logger?: Logger;
 }
