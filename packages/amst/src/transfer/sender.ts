@@ -522,7 +522,9 @@ class SendSession {
     const lanes = Math.max(1, this.liveLanes());
     if (btlBw <= 0 || !Number.isFinite(this.minChunkRtt)) return 8 * this.chunkSize;
     // Chunk RTT, not handshake RTT: a chunk's round trip includes its serialisation and the receiver's work.
-    const bdp = (btlBw * this.minChunkRtt) / 1000;
+    // Floor of 20 ms: on a LAN or loopback the measured RTT is tiny, and a sender or receiver descheduled
+    // for a few milliseconds (a busy host) would otherwise leave the lanes idle.
+    const bdp = (btlBw * Math.max(this.minChunkRtt, 20)) / 1000;
     return Math.max(4 * this.chunkSize, Math.ceil((2.5 * bdp) / lanes));
   }
 
