@@ -43,7 +43,7 @@ export interface LaneControllerOptions {
   readonly rttInflation?: number;
   /** Relative goodput gain that justifies more lanes (default 0.1). */
   readonly minGain?: number;
-  /** Polite: never probe upwards while RTT is inflated at all, and cap at half the preset. */
+  /** Polite: hold the preset's minimum lane count (a single flow's share against competing traffic). */
   readonly polite?: boolean;
 }
 
@@ -71,9 +71,13 @@ export class LaneController {
 
   constructor(options: LaneControllerOptions) {
     this.polite = options.polite ?? false;
-    const max = this.polite ? Math.max(1, Math.floor(options.preset.max / 2)) : options.preset.max;
+    // Polite: no more lanes than the preset's minimum (one by default), so against each competing TCP
+    // flow amst takes at most a single flow's fair share instead of multiplying it.
+    const max = this.polite ? options.preset.min : options.preset.max;
     this.preset = { ...options.preset, max };
-    this.lanes = Math.min(max, Math.max(options.preset.min, options.preset.initial));
+    // Polite starts from the fewest lanes and has to earn every extra one.
+    const initial = this.polite ? options.preset.min : options.preset.initial;
+    this.lanes = Math.min(max, Math.max(options.preset.min, initial));
     this.rttInflation = options.rttInflation ?? 2;
     this.minGain = options.minGain ?? 0.1;
   }

@@ -96,7 +96,7 @@ export interface SendTransferOptions {
   readonly rate?: () => number | undefined;
   /** Pace at the model rate (1.25 × bottleneck-bandwidth estimate) after the first second. Default: on in `internet` mode. */
   readonly modelPacing?: boolean;
-  /** Polite: fewer lanes, back off at the first RTT inflation (a smaller share against competing flows). */
+  /** Polite: hold the preset's minimum lane count (one by default): at most one TCP flow's share against competing traffic. */
   readonly polite?: boolean;
   /** Control-loop period (default 250 ms, or 4 RTTs if longer). */
   readonly controlIntervalMs?: number;
