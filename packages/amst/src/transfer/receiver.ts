@@ -60,6 +60,15 @@ export interface AmstReceiverOptions {
   readonly listenAddress: string;
   /** Called once per new transfer; returns where its bytes go. */
   readonly onTransfer: (transfer: IncomingTransfer) => TransferSink | Promise<TransferSink>;
+  /**
+   * Called when a sender resumes a transfer this receiver does not remember
+   * (it restarted): return a sink that continues a partial copy and how many
+   * bytes that copy already holds, or `undefined` to refuse. The sender
+   * continues from `offset` (from the start if it cannot rewind).
+   */
+  readonly onResume?: (
+    transfer: IncomingTransfer,
+  ) => { sink: TransferSink; offset: number } | undefined | Promise<{ sink: TransferSink; offset: number } | undefined>;
   /** Decodes chunks; must understand what the sender's codec produces (default: {@link noneCodec}). */
   readonly codec?: ChunkCodec;
   /** Link mode passed to the codec (default `datacenter`). */
@@ -228,18 +237,24 @@ export class AmstReceiver implements Startable {
     const id = toHex(m.transferId);
     let s = this.sessions.get(id);
     if (!s) {
-      if (m.resume) throw amstError(AmstErrorCode.HANDSHAKE_FAILED, `unknown or expired transfer ${id}`);
       const info: IncomingTransfer = {
         transferId: id,
         totalSize: m.totalSize === SIZE_UNKNOWN ? undefined : m.totalSize,
         chunkSize: m.chunkSize,
       };
+      let partial: { sink: TransferSink; offset: number } | undefined;
+      if (m.resume) {
+        partial = await this.opts.onResume?.(info);
+        if (!partial || !Number.isSafeInteger(partial.offset) || partial.offset < 0) {
+          throw amstError(AmstErrorCode.HANDSHAKE_FAILED, `unknown or expired transfer ${id}`);
+        }
+      }
       s = {
         id,
         idBytes: m.transferId,
         info,
-        sink: Promise.resolve(this.opts.onTransfer(info)),
-        delivered: 0,
+        sink: partial ? Promise.resolve(partial.sink) : Promise.resolve(this.opts.onTransfer(info)),
+        delivered: partial?.offset ?? 0,
         buffer: new Map(),
         bufferedBytes: 0,
         writing: false,
@@ -276,7 +291,7 @@ export class AmstReceiver implements Startable {
     }
     const ack = () =>
       lane.write(encodeLaneMessage({ type: MSG_ACK, seq: m.seq, deliveredOffset: s.delivered })).catch(() => {});
-    if (m.offset < s.delivered || s.buffer.has(m.offset)) {
+    if (m.offset + m.rawLength <= s.delivered || s.buffer.has(m.offset)) {
       s.duplicates++;
       void ack();
       return;
@@ -306,8 +321,19 @@ export class AmstReceiver implements Startable {
       void lane.write(encodeLaneMessage({ type: MSG_NACK, seq: m.seq, reason: 1 })).catch(() => {});
       return;
     }
+    // A chunk straddling the delivered offset (a resumed receiver's partial copy ended inside it): keep the tail.
+    let offset = m.offset;
+    if (offset < s.delivered) {
+      raw = raw.subarray(s.delivered - offset);
+      offset = s.delivered;
+      if (s.buffer.has(offset)) {
+        s.duplicates++;
+        void ack();
+        return;
+      }
+    }
     // Kept without a copy: transports hand over each chunk they yield (TCP, memory and simulated ones do).
-    s.buffer.set(m.offset, raw);
+    s.buffer.set(offset, raw);
     s.bufferedBytes += raw.length;
     void ack();
     void this.drain(s);

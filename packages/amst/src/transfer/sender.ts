@@ -341,6 +341,7 @@ class SendSession {
       this.sampleRtt(this.pathRtt);
       this.window = Math.min(this.window, first.windowBytes);
       if (first.deliveredOffset > this.delivered) this.advanceDelivered(first.deliveredOffset);
+      else if (first.deliveredOffset < this.delivered) this.rewind(first.deliveredOffset);
       const lane: Lane = { index, stream, inflight: new Set(), alive: true, retiring: false };
       this.lanes.add(lane);
       this.metrics.lanes.inc();
@@ -717,6 +718,27 @@ class SendSession {
     }
     if (this.startOffset === 0 && this.bytesSent === 0) this.startOffset = offset;
     if (this.readOffset < offset && this.o.source instanceof Uint8Array) this.readOffset = offset;
+  }
+
+  /**
+   * A restarted receiver holds less than it had acknowledged (its partial copy
+   * lost unsynced writes): start again from its offset. Only a byte-array
+   * source can go back; an iterable has already been consumed.
+   */
+  private rewind(offset: number): void {
+    if (!(this.o.source instanceof Uint8Array)) {
+      throw amstError(
+        AmstErrorCode.RESUME_FAILED,
+        `receiver resumed at ${offset}, before the ${this.delivered} bytes it acknowledged, and the source cannot rewind`,
+        { resumeToken: toHex(this.transferId), deliveredOffset: offset },
+      );
+    }
+    this.delivered = offset;
+    this.readOffset = offset;
+    this.sourceDone = false;
+    this.retx.length = 0;
+    for (const lane of this.lanes) lane.inflight.clear();
+    this.chunks.clear();
   }
 
   private sampleRtt(rtt: number): void {
