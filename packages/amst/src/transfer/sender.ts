@@ -189,6 +189,9 @@ class SendSession {
     signal?.addEventListener('abort', onAbort, { once: true });
     const progressTimer = this.clock.setInterval(() => this.progress(), this.o.progressIntervalMs ?? 250);
     let controlTimer = this.clock.setInterval(() => this.control(), this.o.controlIntervalMs ?? 250);
+    // An allocator's rate holds from the first byte, not only from the first control interval.
+    const initialRate = this.o.rate?.();
+    if (initialRate !== undefined && initialRate > 0) this.bucket.rate = initialRate;
     try {
       await this.openLane(this.o.resumeToken !== undefined);
       if (this.o.controlIntervalMs === undefined && this.minPathRtt * 8 > 250) {
