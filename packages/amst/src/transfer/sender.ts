@@ -210,7 +210,7 @@ class SendSession {
       }
       if (this.failure) throw this.failure;
       const durationMs = this.clock.now() - this.startedAt;
-      const finalLanes = this.liveLanes();
+      const finalLanes = this.activeLanes();
       this.progress();
       await Promise.all([...this.lanes].map((l) => l.stream.close().catch(() => l.stream.abort())));
       const bytes = this.delivered - this.startOffset;
@@ -259,6 +259,13 @@ class SendSession {
   private liveLanes(): number {
     let n = 0;
     for (const l of this.lanes) if (l.alive) n++;
+    return n;
+  }
+
+  /** Lanes that take new chunks (alive and not retiring): what results and progress report. */
+  private activeLanes(): number {
+    let n = 0;
+    for (const l of this.lanes) if (l.alive && !l.retiring) n++;
     return n;
   }
 
@@ -344,11 +351,13 @@ class SendSession {
       this.sampleRtt(this.pathRtt);
       this.window = Math.min(this.window, first.windowBytes);
       if (first.deliveredOffset > this.delivered) this.advanceDelivered(first.deliveredOffset);
-      else if (first.deliveredOffset < this.delivered) this.rewind(first.deliveredOffset);
+      // With other lanes alive a smaller offset is only a HELLO_ACK overtaken by newer ACKs; with none, the
+      // receiver's session is the one answering, and a smaller offset means it restarted with less.
+      else if (first.deliveredOffset < this.delivered && this.liveLanes() === 0) this.rewind(first.deliveredOffset);
       const lane: Lane = { index, stream, inflight: new Set(), alive: true, retiring: false };
       this.lanes.add(lane);
       this.metrics.lanes.inc();
-      this.maxLanes = Math.max(this.maxLanes, this.liveLanes());
+      this.maxLanes = Math.max(this.maxLanes, this.activeLanes());
       if (this.deadSince !== undefined) {
         // The first lane after all had died: the transfer resumed.
         this.resumes++;
@@ -801,7 +810,7 @@ class SendSession {
       totalBytes: total,
       goodputBps: goodput,
       rttMs: this.srtt,
-      lanes: this.liveLanes(),
+      lanes: this.activeLanes(),
       etaMs: total !== undefined && goodput > 0 ? (((total - this.delivered) * 8) / goodput) * 1000 : undefined,
     };
     this.o.onProgress?.(p);
