@@ -1,2 +1,15 @@
-// This package has no exports yet: its issue has not landed. See README.md.
-export {};
+export * from './errors.js';
+export * from './transport/address.js';
+export * from './transport/tcp-transport.js';
+export * from './transport/memory-transport.js';
+export * from './peer/peer-network-stats.js';
+export * from './peer/peer-wire.js';
+export * from './peer/stream-peer-network.js';
+export * from './peer/udp-peer-network.js';
+export * from './transfer/lane-wire.js';
+export * from './transfer/token-bucket.js';
+export * from './transfer/lane-controller.js';
+export * from './transfer/none-codec.js';
+export * from './transfer/transfer-types.js';
+export * from './transfer/receiver.js';
+export * from './transfer/sender.js';
