@@ -1,2 +1,10 @@
-// This package has no exports yet: its issue has not landed. See README.md.
-export {};
+/**
+ * `@novacron/hde`: codecs, codec selection, delta encoding and baselines.
+ *
+ * @packageDocumentation
+ */
+export * from './errors.js';
+export * from './codecs/block-codec.js';
+export { lz4DecodeFrames } from './codecs/lz4.js';
+export { initZstd, zstdDecodeFrames, zstdReady } from './codecs/zstd.js';
+export * from './codecs/registry.js';
