@@ -8,3 +8,8 @@ export * from './codecs/block-codec.js';
 export { lz4DecodeFrames } from './codecs/lz4.js';
 export { initZstd, zstdDecodeFrames, zstdReady } from './codecs/zstd.js';
 export * from './codecs/registry.js';
+export * from './frame/frame.js';
+export * from './frame/chunk-frame.js';
+export * from './delta/page-delta.js';
+export { xbzrleDecode, xbzrleEncode } from './delta/xbzrle.js';
+export * from './baseline/baseline-store.js';
