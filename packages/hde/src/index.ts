@@ -13,3 +13,8 @@ export * from './frame/chunk-frame.js';
 export * from './delta/page-delta.js';
 export { xbzrleDecode, xbzrleEncode } from './delta/xbzrle.js';
 export * from './baseline/baseline-store.js';
+export * from './selector/features.js';
+export * from './selector/model.js';
+export * from './selector/selector.js';
+export { SELECTOR_MODEL } from './selector/model-data.js';
+export * from './hde-codec.js';
