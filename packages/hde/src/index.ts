@@ -18,3 +18,5 @@ export * from './selector/model.js';
 export * from './selector/selector.js';
 export { SELECTOR_MODEL } from './selector/model-data.js';
 export * from './hde-codec.js';
+export * from './delta/fastcdc.js';
+export * from './delta/stream-delta.js';

@@ -3,6 +3,7 @@ import type { Baseline, BaselineStore } from '../baseline/baseline-store.js';
 import type { BlockCodec, CodecId } from '../codecs/block-codec.js';
 import { blockCodec, blockCodecByWireId } from '../codecs/registry.js';
 import { PAGE_SIZE, type PageDeltaStats, decodePages, encodePages } from '../delta/page-delta.js';
+import { type StreamDeltaStats, type StreamSignature, decodeStream, encodeStream } from '../delta/stream-delta.js';
 import { HdeErrorCode, hdeError } from '../errors.js';
 import { type FrameLimits, type HdeFrame, HdeOp, readFrame, writeFrame } from './frame.js';
 
@@ -101,6 +102,55 @@ export function encodeChunk(chunk: Uint8Array, options: EncodeChunkOptions = {})
   };
 }
 
+/** The baseline of a stream-mode delta, as the sender knows it. */
+export interface StreamDeltaBaseline {
+  /** Baseline id both ends agreed on. */
+  readonly id: string;
+  /** SHA-256 of the whole baseline (from the local store, or sent by the receiver with its signature). */
+  readonly hash: Uint8Array;
+  /** The baseline's chunk signature (local, or the receiver's in signature mode). */
+  readonly signature: StreamSignature;
+  /** The baseline bytes when local: enables the sub-chunk level. */
+  readonly bytes?: Uint8Array;
+}
+
+/** Options of {@link encodeStreamChunk}. */
+export interface EncodeStreamOptions {
+  /** What to delta against. */
+  readonly baseline: StreamDeltaBaseline;
+  /** Codec for literal bytes; default `zstd-1`. */
+  readonly codec?: CodecId;
+  /** Include the chunk's SHA-256; default true. */
+  readonly objectHash?: boolean;
+}
+
+/**
+ * Encodes `data` (a disk image, a file) as one `STREAM` frame: a
+ * content-defined delta against a baseline the receiver holds. See
+ * `encodeStream` for the levels. Synchronous: call `loadCodecs()` first.
+ */
+export function encodeStreamChunk(
+  data: Uint8Array,
+  options: EncodeStreamOptions,
+): { frame: Uint8Array; stats: StreamDeltaStats } {
+  const codec = blockCodec(options.codec ?? 'zstd-1');
+  const b = options.baseline;
+  const { payload, stats } = encodeStream(
+    data,
+    { signature: b.signature, ...(b.bytes ? { bytes: b.bytes } : {}) },
+    { literalCodec: codec },
+  );
+  const frame = writeFrame({
+    op: HdeOp.STREAM,
+    codec: codec.wireId,
+    rawLength: data.length,
+    payload,
+    baseline: { id: b.id, hash: b.hash, offset: 0 },
+    ...(options.objectHash === false ? {} : { objectHash: strongHash(data) }),
+  });
+  return { frame, stats };
+}
+
 /** Options of {@link decodeChunk}. */
 export interface DecodeChunkOptions {
   /** Where delta frames find their baselines. */
@@ -154,6 +204,7 @@ export function decodeFrame(frame: HdeFrame, options: DecodeChunkOptions = {}): 
       }
       break;
     }
+    case HdeOp.STREAM:
     case HdeOp.PAGES: {
       let base: Uint8Array | undefined;
       if (frame.baseline) {
@@ -168,7 +219,10 @@ export function decodeFrame(frame: HdeFrame, options: DecodeChunkOptions = {}): 
         }
         base = b.bytes.subarray(frame.baseline.offset);
       }
-      out = decodePages(frame.payload, frame.rawLength, base);
+      out =
+        frame.op === HdeOp.PAGES
+          ? decodePages(frame.payload, frame.rawLength, base)
+          : decodeStream(frame.payload, frame.rawLength, base);
       break;
     }
     default:

@@ -25,6 +25,8 @@ export const HdeOp = {
   ZERO: 2,
   /** Page-mode delta against the referenced baseline (see docs/protocol/hde.md). */
   PAGES: 3,
+  /** Stream-mode delta (content-defined chunks) against the referenced baseline. */
+  STREAM: 4,
 } as const;
 
 /** One of {@link HdeOp}. */
