@@ -50,6 +50,8 @@ const PAYLOAD_HEADER = 1 + 1 + 4 + 4 + 4 + 4;
 const ZERO_PAGE = new Uint8Array(65_536);
 
 const isZero = (page: Uint8Array): boolean =>
+  page[0] === 0 &&
+  page[page.length - 1] === 0 &&
   Buffer.from(page.buffer, page.byteOffset, page.length).equals(Buffer.from(ZERO_PAGE.buffer, 0, page.length));
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
@@ -132,7 +134,12 @@ export function encodePages(
       o += pg.length;
     }
   }
-  const literal = literalRaw === 0 ? new Uint8Array(0) : options.literalCodec.compress(literalSrc);
+  const literal =
+    literalRaw === 0
+      ? new Uint8Array(0)
+      : options.literalCodec.id === 'none'
+        ? literalSrc
+        : options.literalCodec.compress(literalSrc);
   const payload = new Uint8Array(PAYLOAD_HEADER + kinds.length + xorLen + literal.length);
   const view = new DataView(payload.buffer);
   payload[0] = shift;

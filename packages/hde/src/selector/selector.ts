@@ -46,8 +46,10 @@ export interface CandidateEstimate {
 export interface SelectorChoice {
   /** The codec chosen. */
   readonly codec: CodecId;
-  /** The chunk's features. */
+  /** The chunk's features (placeholders when `featuresSkipped`). */
   readonly features: ChunkFeatures;
+  /** True when the link was too fast for any codec and no feature was measured. */
+  readonly featuresSkipped?: boolean;
   /** Bandwidth used, bits/s. */
   readonly bandwidthBps: number;
   /** Whether it came from the link estimate or the mode preset. */
@@ -113,9 +115,46 @@ export class CodecSelector {
     this.#featureOptions = options.features ?? {};
   }
 
-  /** Measures the chunk's features and chooses; see {@link chooseFor}. */
+  /**
+   * Measures the chunk's features and chooses; see {@link chooseFor}. When
+   * the link outruns every codec even at an infinite ratio (no codec can
+   * encode and decode the chunk in the time the wire takes to carry it
+   * raw), it answers `none` without measuring anything, since at 10 Gbit/s
+   * even the feature scan would slow the transfer.
+   */
   choose(chunk: Uint8Array, link: LinkView): SelectorChoice {
+    const bandwidthBps = this.#bandwidth(link);
+    const rawMs = chunk.length / (bandwidthBps / 8 / 1000);
+    const fastest = this.#candidates
+      .filter((c) => c !== 'none')
+      .map((c) => {
+        let enc = 0;
+        let dec = 0;
+        for (const b of this.#model.buckets) {
+          enc = Math.max(enc, b.codecs[c].encodeMBps * (this.#scale[c] ?? 1));
+          dec = Math.max(dec, b.codecs[c].decodeMBps * (this.#scale[c] ?? 1));
+        }
+        return chunk.length / (enc * 1000) / this.#parallelism + chunk.length / (dec * 1000) / this.#parallelism;
+      });
+    if (this.#candidates.includes('none') && fastest.every((ms) => ms >= rawMs)) {
+      const size = chunk.length;
+      return {
+        codec: 'none',
+        features: { size, entropy: 8, zeroShare: 0 },
+        featuresSkipped: true,
+        bandwidthBps,
+        bandwidthFrom: link.link?.bandwidthBps ? 'link' : 'preset',
+        mode: link.mode,
+        candidates: [{ codec: 'none', wireBytes: size, encodeMs: 0, wireMs: rawMs, decodeMs: 0, totalMs: rawMs }],
+        reason: `none: at ${(bandwidthBps / 1e6).toFixed(0)} Mbit/s no codec encodes and decodes faster than the wire carries raw bytes; features not measured`,
+      };
+    }
     return this.chooseFor(chunkFeatures(chunk, this.#featureOptions), link);
+  }
+
+  #bandwidth(link: LinkView): number {
+    const measured = link.link?.bandwidthBps;
+    return measured !== undefined && measured > 0 ? measured : this.#presets[link.mode].priorBandwidthBps;
   }
 
   /** Chooses from already measured features. */
@@ -127,9 +166,9 @@ export class CodecSelector {
     const bucket = this.#bucket(features.entropy);
     const live = features.size * (1 - features.zeroShare);
     // A probe corrects the bucket's ratios by how this chunk did against the bucket's lz4.
-    const lz4 = bucket.codecs.lz4;
+    const probed = bucket.codecs['zstd-1'];
     const correction =
-      features.probeRatio === undefined ? 1 : Math.min(3, Math.max(1 / 3, features.probeRatio / lz4.ratio));
+      features.probeRatio === undefined ? 1 : Math.min(3, Math.max(1 / 3, features.probeRatio / probed.ratio));
     const estimates: CandidateEstimate[] = this.#candidates.map((codec) => {
       const p: CodecProfile = bucket.codecs[codec];
       const scale = this.#scale[codec] ?? 1;
