@@ -29,7 +29,6 @@ import {
   CODEC_IDS,
   type CodecId,
   CodecSelector,
-  blockCodec,
   chunkFeatures,
   decodeChunk,
   encodeChunk,
