@@ -20,3 +20,4 @@ export { SELECTOR_MODEL } from './selector/model-data.js';
 export * from './hde-codec.js';
 export * from './delta/fastcdc.js';
 export * from './delta/stream-delta.js';
+export * from './stream/frame-stream.js';
