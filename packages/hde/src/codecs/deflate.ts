@@ -13,6 +13,14 @@ export const deflateCodec: BlockCodec = {
   wireId: 5,
   compress: (data) => deflateSync(data, { level: 6 }),
   decompress(data, rawLength) {
+    // DEFLATE expands at most 1032:1 (258-byte matches in under 2 bits each):
+    // refuse impossible claims before allocating for them.
+    if (rawLength > data.length * 1032 + 64) {
+      throw hdeError(HdeErrorCode.CODEC_CORRUPT, 'deflate: input too short for the announced length', {
+        codec: 'deflate',
+        rawLength,
+      });
+    }
     let out: Uint8Array;
     try {
       out = inflateSync(data, { out: new Uint8Array(rawLength + 1) });

@@ -70,6 +70,9 @@ function decodeBlock(src: Uint8Array, s: number, sEnd: number, dst: Uint8Array, 
  * frame carries them.
  */
 export function lz4DecodeFrames(src: Uint8Array, rawLength: number): Uint8Array {
+  // An LZ4 sequence expands at most ~255x (one length byte per 255 output bytes):
+  // refuse impossible claims before allocating for them.
+  if (rawLength > src.length * 256 + 64) throw corrupt('input too short for the announced length', { rawLength });
   const dst = new Uint8Array(rawLength);
   let s = 0;
   let d = 0;

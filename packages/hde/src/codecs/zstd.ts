@@ -54,6 +54,8 @@ interface FrameWalk {
   frames: number;
   /** Content size of the first frame, or -1 when it does not say. */
   firstContentSize: number;
+  /** Most bytes the blocks can decode to (raw and RLE sizes, 128 KiB per compressed block). */
+  maxOutput: number;
 }
 
 /**
@@ -67,6 +69,7 @@ function walkZstdFrames(src: Uint8Array, rawLength: number): FrameWalk {
   let frames = 0;
   let firstContentSize = -1;
   let announced = 0;
+  let maxOutput = 0;
   while (s < src.length || frames === 0) {
     if (s + 4 > src.length) throw corrupt('truncated magic');
     const magic = u32(src, s);
@@ -129,6 +132,7 @@ function walkZstdFrames(src: Uint8Array, rawLength: number): FrameWalk {
       if (type === 3) throw corrupt('reserved block type');
       if (type !== 1 && size > blockMax) throw corrupt('block larger than allowed', { size, blockMax });
       const stored = type === 1 ? 1 : size;
+      maxOutput += type === 2 ? blockMax : size;
       if (s + stored > src.length) throw corrupt('truncated block');
       s += stored;
       if (last) break;
@@ -139,7 +143,7 @@ function walkZstdFrames(src: Uint8Array, rawLength: number): FrameWalk {
     }
     frames++;
   }
-  return { frames, firstContentSize };
+  return { frames, firstContentSize, maxOutput };
 }
 
 /** Streams through fzstd, counting output so no frame can expand beyond `rawLength`. */
@@ -169,6 +173,8 @@ function decodeStreaming(src: Uint8Array, rawLength: number): Uint8Array {
  */
 export function zstdDecodeFrames(src: Uint8Array, rawLength: number): Uint8Array {
   const walk = walkZstdFrames(src, rawLength);
+  // Refuse before allocating when the blocks cannot possibly fill rawLength.
+  if (walk.maxOutput < rawLength) throw corrupt('frames too short for the announced length', { rawLength });
   if (walk.frames === 1 && walk.firstContentSize === rawLength && initialised) {
     try {
       const out = zstdWasm.decompress(src);

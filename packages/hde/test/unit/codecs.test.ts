@@ -98,3 +98,14 @@ describe('block codecs', () => {
     await expectNovacronRejection(chunkCodec('deflate').decode(enc, { mode: 'internet' }), HdeErrorCode.CODEC_UNKNOWN);
   });
 });
+
+describe('impossible length claims', () => {
+  beforeAll(() => loadCodecs());
+  it('are refused from the input size alone, before allocating the claimed output', () => {
+    for (const id of CODEC_IDS) {
+      const codec = blockCodec(id);
+      const tiny = codec.compress(Uint8Array.of(1, 2, 3));
+      expectNovacronError(() => codec.decompress(tiny, 2 ** 30), HdeErrorCode.CODEC_CORRUPT);
+    }
+  });
+});
