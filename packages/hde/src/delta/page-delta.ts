@@ -72,6 +72,26 @@ export function encodePages(
   base: Uint8Array | undefined,
   options: PageEncodeOptions,
 ): { payload: Uint8Array; stats: PageDeltaStats } {
+  const plan = planPages(cur, base, options);
+  const literal =
+    plan.literalSrc.length === 0 || options.literalCodec.id === 'none'
+      ? plan.literalSrc
+      : options.literalCodec.compress(plan.literalSrc);
+  return { payload: plan.assemble(literal), stats: plan.stats };
+}
+
+/** {@link encodePages} split in two, so the literal pages can be compressed elsewhere (a worker). */
+export interface PagePlan {
+  /** Page counts. */
+  readonly stats: PageDeltaStats;
+  /** The literal pages, concatenated, to compress with the literal codec (send as is for `none`). */
+  readonly literalSrc: Uint8Array;
+  /** Builds the payload around the compressed literal section. */
+  assemble(literal: Uint8Array): Uint8Array;
+}
+
+/** Classifies every page (the cheap, sequential part of {@link encodePages}). */
+export function planPages(cur: Uint8Array, base: Uint8Array | undefined, options: PageEncodeOptions): PagePlan {
   const pageSize = options.pageSize ?? PAGE_SIZE;
   const shift = Math.log2(pageSize);
   if (!Number.isInteger(shift) || shift < 9 || shift > 16) {
@@ -134,27 +154,24 @@ export function encodePages(
       o += pg.length;
     }
   }
-  const literal =
-    literalRaw === 0
-      ? new Uint8Array(0)
-      : options.literalCodec.id === 'none'
-        ? literalSrc
-        : options.literalCodec.compress(literalSrc);
-  const payload = new Uint8Array(PAYLOAD_HEADER + kinds.length + xorLen + literal.length);
-  const view = new DataView(payload.buffer);
-  payload[0] = shift;
-  payload[1] = options.literalCodec.wireId;
-  view.setUint32(2, pageCount);
-  view.setUint32(6, xorLen);
-  view.setUint32(10, literalRaw);
-  view.setUint32(14, literal.length);
-  let o = PAYLOAD_HEADER;
-  payload.set(kinds, o);
-  o += kinds.length;
-  payload.set(xorBuf.subarray(0, xorLen), o);
-  o += xorLen;
-  payload.set(literal, o);
-  return { payload, stats };
+  const assemble = (literal: Uint8Array): Uint8Array => {
+    const payload = new Uint8Array(PAYLOAD_HEADER + kinds.length + xorLen + literal.length);
+    const view = new DataView(payload.buffer);
+    payload[0] = shift;
+    payload[1] = options.literalCodec.wireId;
+    view.setUint32(2, pageCount);
+    view.setUint32(6, xorLen);
+    view.setUint32(10, literalRaw);
+    view.setUint32(14, literal.length);
+    let o = PAYLOAD_HEADER;
+    payload.set(kinds, o);
+    o += kinds.length;
+    payload.set(xorBuf.subarray(0, xorLen), o);
+    o += xorLen;
+    payload.set(literal, o);
+    return payload;
+  };
+  return { stats, literalSrc: literalRaw === 0 ? new Uint8Array(0) : literalSrc, assemble };
 }
 
 const corrupt = (why: string, details: Record<string, unknown> = {}) =>

@@ -2,7 +2,7 @@ import { strongHash } from '@novacron/core';
 import type { Baseline, BaselineStore } from '../baseline/baseline-store.js';
 import type { BlockCodec, CodecId } from '../codecs/block-codec.js';
 import { blockCodec, blockCodecByWireId } from '../codecs/registry.js';
-import { PAGE_SIZE, type PageDeltaStats, decodePages, encodePages } from '../delta/page-delta.js';
+import { PAGE_SIZE, type PageDeltaStats, decodePages, planPages } from '../delta/page-delta.js';
 import { type StreamDeltaStats, type StreamSignature, decodeStream, encodeStream } from '../delta/stream-delta.js';
 import { HdeErrorCode, hdeError } from '../errors.js';
 import { type FrameLimits, type HdeFrame, HdeOp, readFrame, writeFrame } from './frame.js';
@@ -59,6 +59,78 @@ function hasZeroPage(data: Uint8Array, pageSize: number): boolean {
 }
 
 /**
+ * An encode split at the expensive step: `literalSrc` is what the codec must
+ * compress (nothing for ZERO frames); `finish` builds the frame from the
+ * compressed bytes. {@link encodeChunk} runs both on the calling thread; a
+ * worker pool compresses `literalSrc` elsewhere.
+ */
+export interface ChunkPlan {
+  /** The codec to compress `literalSrc` with. */
+  readonly codec: BlockCodec;
+  /** Bytes to compress; `undefined` when nothing needs compressing. */
+  readonly literalSrc: Uint8Array | undefined;
+  /** Builds the frame; pass `codec.compress(literalSrc)` (ignored when `literalSrc` is undefined or the codec is `none`). */
+  finish(compressed: Uint8Array | undefined): EncodeChunkResult;
+}
+
+/** Plans one chunk's frame: zero check, page classification, hashing. See {@link encodeChunk}. */
+export function planChunk(chunk: Uint8Array, options: EncodeChunkOptions = {}): ChunkPlan {
+  const codec: BlockCodec = blockCodec(options.codec ?? 'zstd-1');
+  const pageSize = options.pageSize ?? PAGE_SIZE;
+  const objectHash = options.objectHash === false ? undefined : strongHash(chunk);
+  const hashed = objectHash ? { objectHash } : {};
+  const done = (frame: HdeFrame, pages?: PageDeltaStats): EncodeChunkResult => ({
+    frame: writeFrame(frame),
+    op: frame.op,
+    codec: frame.op === HdeOp.COMPRESSED || frame.op === HdeOp.PAGES ? codec.id : 'none',
+    ...(pages ? { pages } : {}),
+  });
+  if (chunk.length > 0 && isAllZero(chunk)) {
+    const frame: HdeFrame = {
+      op: HdeOp.ZERO,
+      codec: 0,
+      rawLength: chunk.length,
+      payload: new Uint8Array(0),
+      ...hashed,
+    };
+    return { codec, literalSrc: undefined, finish: () => done(frame) };
+  }
+  if (options.baseline !== undefined || (chunk.length >= 2 * pageSize && hasZeroPage(chunk, pageSize))) {
+    const offset = options.baselineOffset ?? 0;
+    const base = options.baseline?.bytes.subarray(Math.min(offset, options.baseline.bytes.length));
+    const plan = planPages(chunk, base, { literalCodec: codec, pageSize });
+    const src = plan.literalSrc.length === 0 || codec.id === 'none' ? undefined : plan.literalSrc;
+    return {
+      codec,
+      literalSrc: src,
+      finish: (compressed) =>
+        done(
+          {
+            op: HdeOp.PAGES,
+            codec: codec.wireId,
+            rawLength: chunk.length,
+            payload: plan.assemble(src === undefined ? plan.literalSrc : compressed!),
+            ...(options.baseline ? { baseline: { id: options.baseline.id, hash: options.baseline.hash, offset } } : {}),
+            ...hashed,
+          },
+          plan.stats,
+        ),
+    };
+  }
+  const src = codec.id === 'none' ? undefined : chunk;
+  return {
+    codec,
+    literalSrc: src,
+    finish: (compressed) =>
+      done(
+        src === undefined || compressed === undefined || compressed.length >= chunk.length
+          ? { op: HdeOp.STORED, codec: 0, rawLength: chunk.length, payload: chunk, ...hashed }
+          : { op: HdeOp.COMPRESSED, codec: codec.wireId, rawLength: chunk.length, payload: compressed, ...hashed },
+      ),
+  };
+}
+
+/**
  * Encodes one chunk as one HDE frame: `ZERO` for all-zero chunks, `PAGES`
  * when a baseline is given or the chunk has zero pages (zero and unchanged
  * pages cost nothing, small changes go as XBZRLE), otherwise `COMPRESSED`
@@ -66,40 +138,8 @@ function hasZeroPage(data: Uint8Array, pageSize: number): boolean {
  * `loadCodecs()` once first.
  */
 export function encodeChunk(chunk: Uint8Array, options: EncodeChunkOptions = {}): EncodeChunkResult {
-  const codec: BlockCodec = blockCodec(options.codec ?? 'zstd-1');
-  const pageSize = options.pageSize ?? PAGE_SIZE;
-  const objectHash = options.objectHash === false ? undefined : strongHash(chunk);
-  const hashed = objectHash ? { objectHash } : {};
-  let frame: HdeFrame;
-  let pages: PageDeltaStats | undefined;
-  if (chunk.length > 0 && isAllZero(chunk)) {
-    frame = { op: HdeOp.ZERO, codec: 0, rawLength: chunk.length, payload: new Uint8Array(0), ...hashed };
-  } else if (options.baseline !== undefined || (chunk.length >= 2 * pageSize && hasZeroPage(chunk, pageSize))) {
-    const offset = options.baselineOffset ?? 0;
-    const base = options.baseline?.bytes.subarray(Math.min(offset, options.baseline.bytes.length));
-    const enc = encodePages(chunk, base, { literalCodec: codec, pageSize });
-    pages = enc.stats;
-    frame = {
-      op: HdeOp.PAGES,
-      codec: codec.wireId,
-      rawLength: chunk.length,
-      payload: enc.payload,
-      ...(options.baseline ? { baseline: { id: options.baseline.id, hash: options.baseline.hash, offset } } : {}),
-      ...hashed,
-    };
-  } else {
-    const data = codec.id === 'none' ? chunk : codec.compress(chunk);
-    frame =
-      codec.id === 'none' || data.length >= chunk.length
-        ? { op: HdeOp.STORED, codec: 0, rawLength: chunk.length, payload: chunk, ...hashed }
-        : { op: HdeOp.COMPRESSED, codec: codec.wireId, rawLength: chunk.length, payload: data, ...hashed };
-  }
-  return {
-    frame: writeFrame(frame),
-    op: frame.op,
-    codec: frame.op === HdeOp.COMPRESSED || frame.op === HdeOp.PAGES ? codec.id : 'none',
-    ...(pages ? { pages } : {}),
-  };
+  const plan = planChunk(chunk, options);
+  return plan.finish(plan.literalSrc === undefined ? undefined : plan.codec.compress(plan.literalSrc));
 }
 
 /** The baseline of a stream-mode delta, as the sender knows it. */
