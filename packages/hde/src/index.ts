@@ -21,3 +21,4 @@ export * from './hde-codec.js';
 export * from './delta/fastcdc.js';
 export * from './delta/stream-delta.js';
 export * from './stream/frame-stream.js';
+export * from './stream/codec-worker-pool.js';

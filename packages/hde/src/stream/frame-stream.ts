@@ -3,9 +3,10 @@ import type { Baseline, BaselineStore } from '../baseline/baseline-store.js';
 import type { CodecId } from '../codecs/block-codec.js';
 import { loadCodecs } from '../codecs/registry.js';
 import { HdeErrorCode, hdeError } from '../errors.js';
-import { type EncodeChunkResult, decodeChunk, encodeChunk } from '../frame/chunk-frame.js';
+import { type EncodeChunkResult, decodeChunk, planChunk } from '../frame/chunk-frame.js';
 import { type FrameLimits, frameLength } from '../frame/frame.js';
 import type { CodecSelector, LinkView, SelectorChoice } from '../selector/selector.js';
+import type { CodecWorkerPool } from './codec-worker-pool.js';
 
 /** Bytes from a producer: an async iterable (a Node `Readable` is one) or a plain iterable. */
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
@@ -24,6 +25,12 @@ export interface EncodeFramesOptions {
   readonly baseline?: Baseline;
   /** Stops the stream with `CORE_ABORTED`. */
   readonly signal?: AbortSignal;
+  /**
+   * Compresses on these worker threads, keeping up to two chunks per worker
+   * in flight while the caller's thread classifies pages; frames come out in
+   * input order and byte-identical to the single-threaded encode.
+   */
+  readonly pool?: CodecWorkerPool;
   /** Called after each frame with its outcome and the selector's choice. */
   readonly onFrame?: (info: {
     index: number;
@@ -50,18 +57,38 @@ export async function* encodeFrames(source: ByteSource, options: EncodeFramesOpt
   }
   await loadCodecs();
   const link = options.link ?? { mode: 'hybrid' as const };
+  const pool = options.pool;
+  const depth = pool ? pool.size * 2 : 0;
   let buf = new Uint8Array(chunkBytes);
   let fill = 0;
   let index = 0;
-  const emit = (chunk: Uint8Array): Uint8Array => {
+  type Done = { frame: Uint8Array; result: Omit<EncodeChunkResult, 'frame'>; choice?: SelectorChoice };
+  const inflight: Promise<Done>[] = [];
+  const submit = (chunk: Uint8Array): void => {
     const choice = options.codec === undefined ? options.selector!.choose(chunk, link) : undefined;
-    const { frame, ...result } = encodeChunk(chunk, {
+    const plan = planChunk(chunk, {
       codec: options.codec ?? choice!.codec,
       ...(options.baseline ? { baseline: options.baseline, baselineOffset: index * chunkBytes } : {}),
     });
-    options.onFrame?.({ index, result, ...(choice ? { choice } : {}) });
     index++;
-    return frame;
+    const finish = (compressed: Uint8Array | undefined): Done => {
+      const { frame, ...result } = plan.finish(compressed);
+      return { frame, result, ...(choice ? { choice } : {}) };
+    };
+    const src = plan.literalSrc;
+    const p =
+      pool && src !== undefined
+        ? pool.compress(plan.codec.id, src).then(finish)
+        : Promise.resolve().then(() => finish(src === undefined ? undefined : plan.codec.compress(src)));
+    // Mark handled now; the rejection still reaches the consumer when this frame's turn comes.
+    p.catch(() => undefined);
+    inflight.push(p);
+  };
+  let emitted = 0;
+  const next = async (): Promise<Uint8Array> => {
+    const d = await inflight.shift()!;
+    options.onFrame?.({ index: emitted++, result: d.result, ...(d.choice ? { choice: d.choice } : {}) });
+    return d.frame;
   };
   aborted(options.signal);
   for await (const piece of source) {
@@ -73,15 +100,22 @@ export async function* encodeFrames(source: ByteSource, options: EncodeFramesOpt
       fill += n;
       o += n;
       if (fill === chunkBytes) {
-        yield emit(buf);
-        aborted(options.signal);
-        // The frame owns copies of what it needs; a fresh buffer keeps the consumer's view intact.
+        submit(buf);
+        // Each chunk gets its own buffer: a plan may still be reading the last one.
         buf = new Uint8Array(chunkBytes);
         fill = 0;
+        while (inflight.length > depth) {
+          yield await next();
+          aborted(options.signal);
+        }
       }
     }
   }
-  if (fill > 0) yield emit(buf.subarray(0, fill));
+  if (fill > 0) submit(buf.subarray(0, fill));
+  while (inflight.length > 0) {
+    yield await next();
+    aborted(options.signal);
+  }
 }
 
 /** Options of {@link decodeFrames}. */
