@@ -37,6 +37,7 @@ import {
   encodeStreamChunk,
   fastcdc,
   loadCodecs,
+  measureCodecSpeeds,
   streamSignature,
   writeSignature,
 } from '@novacron/hde';
@@ -170,11 +171,14 @@ try {
   const rows: Record<string, unknown>[] = [];
   const effective: Record<string, Record<string, number>> = {};
   const hdeRuns: Record<string, { ms: number; bytes: number; codecs: Record<string, number>; regret: number }> = {};
+  // Tell the selector how fast the codecs run on this machine now (a loaded machine is slower than the model).
+  const speedScale = measureCodecSpeeds(chunks[Math.floor(chunks.length / 2)]!);
+  results.speedScale = speedScale;
   const pool = new CodecWorkerPool({ size: 2 });
   await pool.start();
   for (const B of LINKS) {
     // Two workers compress while this thread classifies pages: both cores, as the CLIs' -T2.
-    const selector = new CodecSelector({ parallelism: 2 });
+    const selector = new CodecSelector({ parallelism: 2, speedScale });
     let bytes = 0;
     const codecs: Record<string, number> = {};
     const t0 = performance.now();

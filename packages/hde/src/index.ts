@@ -22,3 +22,4 @@ export * from './delta/fastcdc.js';
 export * from './delta/stream-delta.js';
 export * from './stream/frame-stream.js';
 export * from './stream/codec-worker-pool.js';
+export * from './selector/calibrate.js';

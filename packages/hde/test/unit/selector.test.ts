@@ -109,3 +109,16 @@ describe('codec selector', () => {
     expect(two.candidates[0]!.encodeMs).toBeCloseTo(one.candidates[0]!.encodeMs / 4, 6);
   });
 });
+
+describe('speed calibration', () => {
+  it('gives a positive, finite scale per codec', async () => {
+    const { loadCodecs, measureCodecSpeeds } = await import('@novacron/hde');
+    await loadCodecs();
+    const scale = measureCodecSpeeds(text.subarray(0, 128 * 1024), { codecs: ['lz4', 'zstd-1'] });
+    for (const id of ['lz4', 'zstd-1'] as const) {
+      expect(Number.isFinite(scale[id])).toBe(true);
+      expect(scale[id]).toBeGreaterThan(0);
+    }
+    expect(scale.none).toBeUndefined();
+  });
+});
