@@ -6,7 +6,8 @@ export default packageConfig(
   { external: ['vitest'] },
   {
     // ESM only: these import vitest, which cannot be loaded with require().
-    vitest: 'src/vitest.ts',
+    'vitest': 'src/vitest.ts',
+    'compliance/chunk-codec': 'src/compliance/chunk-codec.ts',
     'compliance/clock': 'src/compliance/clock.ts',
     'compliance/file-io': 'src/compliance/file-io.ts',
     'compliance/peer-network': 'src/compliance/peer-network.ts',
