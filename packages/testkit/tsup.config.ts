@@ -11,5 +11,6 @@ export default packageConfig(
     'compliance/clock': 'src/compliance/clock.ts',
     'compliance/file-io': 'src/compliance/file-io.ts',
     'compliance/predictor': 'src/compliance/predictor.ts',
+    'compliance/rate-allocator': 'src/compliance/rate-allocator.ts',
   },
 );

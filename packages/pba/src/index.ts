@@ -19,3 +19,6 @@ export { StateReader } from './predict/state-fields.js';
 export { normalQuantile } from './predict/normal-quantile.js';
 export * from './eval/trace.js';
 export * from './eval/evaluate.js';
+export * from './allocate/water-fill.js';
+export * from './allocate/weighted-max-min.js';
+export * from './allocate/rate-controller.js';

@@ -32,7 +32,8 @@ export interface FlowRequest {
    * A deadline: `remaining` units of data (same unit as the rate times
    * seconds, e.g. bits) to move within `withinMs` milliseconds. Turns into a
    * guarantee of `remaining / (withinMs / 1000)`; with `withinMs <= 0` the
-   * flow is already late and asks for its `maxRate`.
+   * flow is already late and asks for its `maxRate`, at most the whole
+   * lower bound.
    */
   readonly deadline?: { readonly remaining: number; readonly withinMs: number };
 }
