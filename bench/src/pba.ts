@@ -12,9 +12,9 @@
  *
  * Run: `npx tsx bench/src/pba.ts` (under a minute).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Predictor } from '@novacron/core';
 import {
@@ -25,25 +25,15 @@ import {
   LastValuePredictor,
   RobustMpcPredictor,
   type TraceSet,
+  defaultMembers,
   defaultPredictor,
   evaluatePredictor,
   loadTraceSets,
   medianStepSeconds,
 } from '@novacron/pba';
+import { tracesRoot } from './traces-root.js';
 
 const HORIZONS = [1, 5, 30];
-
-function tracesRoot(): string {
-  if (process.env.NOVACRON_TRACES) return resolve(process.env.NOVACRON_TRACES);
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, '..', 'shared', 'traces');
-    if (existsSync(candidate)) return resolve(candidate);
-    const up = dirname(dir);
-    if (up === dir) throw new Error('trace folder not found: set NOVACRON_TRACES');
-    dir = up;
-  }
-}
 
 const candidates: { name: string; make: () => Predictor }[] = [
   { name: 'last-value', make: () => new LastValuePredictor() },
@@ -121,13 +111,25 @@ console.log('\ncost of observe (ns, median of 5 × 200k observes on a Norway tra
 const sample = sets[0]!.test[0]!.values;
 const costs = candidates.map((c) => ({ name: c.name, nsPerObserve: observeCost(c.make, sample) }));
 for (const c of costs) console.log(`  ${c.name.padEnd(20)} ${c.nsPerObserve.toFixed(0).padStart(6)} ns`);
+// The default's own bookkeeping: its observe minus its members' observes, each measured alone.
+const membersNs = defaultMembers().reduce((sum, _, i) => sum + observeCost(() => defaultMembers()[i]!, sample), 0);
+const defaultNs = costs.find((c) => c.name.startsWith('default'))!.nsPerObserve;
+console.log(`  default's members, summed   ${membersNs.toFixed(0).padStart(6)} ns`);
+console.log(`  default's own bookkeeping   ${(defaultNs - membersNs).toFixed(0).padStart(6)} ns`);
 
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
 mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, 'pba.json'),
   JSON.stringify(
-    { machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, traces: root, results, costs },
+    {
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadavg: loadavg() },
+      traces: root,
+      results,
+      costs,
+      defaultMembersNs: membersNs,
+      defaultBookkeepingNs: defaultNs - membersNs,
+    },
     null,
     2,
   ),

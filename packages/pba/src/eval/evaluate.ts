@@ -19,6 +19,8 @@ export interface HorizonMetrics {
   readonly within20: number;
   /** Share of outcomes inside the forecast interval. */
   readonly coverage: number;
+  /** Mean of the outcomes scored. */
+  readonly meanOutcome: number;
   /** Mean width of the interval relative to the outcome's mean (interval sharpness). */
   readonly relWidth: number;
 }
@@ -83,6 +85,7 @@ export function evaluatePredictor(
       rmae: a.ae / a.lvAe,
       within20: a.within / a.n,
       coverage: a.cov / a.n,
+      meanOutcome: a.y / a.n,
       relWidth: a.width / a.y,
     };
   });

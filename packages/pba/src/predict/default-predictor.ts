@@ -1,9 +1,11 @@
+import { DEFAULT_PRIOR } from './default-prior.js';
 import type { ErrorTrackerOptions } from './error-tracker.js';
 import { EnsemblePredictor } from './ensemble.js';
 import { EwmaPredictor } from './ewma.js';
 import { HarmonicMeanPredictor } from './harmonic-mean.js';
 import { HoltPredictor } from './holt.js';
 import { LastValuePredictor } from './last-value.js';
+import type { TrackedPredictor } from './tracked-predictor.js';
 
 /** Options of {@link defaultPredictor}. */
 export interface DefaultPredictorOptions {
@@ -15,7 +17,8 @@ export interface DefaultPredictorOptions {
  * pba's default forecaster: an {@link EnsemblePredictor} of last value,
  * EWMAs from fast to very slow (α = 0.5, 0.15, 0.05, 0.02), MPC's harmonic
  * mean and a damped Holt, weighted per horizon by their recent errors on
- * the stream (weight ∝ (best MAE / own MAE)^8). RobustMPC is left out: its
+ * the stream (weight ∝ (best MAE / own MAE)^16), starting from a prior of their errors
+ * fitted on training traces ({@link DEFAULT_PRIOR}). RobustMPC is left out: its
  * deliberate underestimate never wins on error. The members and the
  * sharpness were chosen once on the training files of all three trace
  * sets together (no per-set tuning); bench/src/pba.ts reports how it does
@@ -23,17 +26,34 @@ export interface DefaultPredictorOptions {
  */
 export function defaultPredictor(options: DefaultPredictorOptions = {}): EnsemblePredictor {
   const t = options.tracking ? { tracking: options.tracking } : {};
+  const members = defaultMembers(options);
+  const horizons = members[0]!.tracker.horizons;
+  const usePrior =
+    horizons.length === DEFAULT_PRIOR.horizons.length && horizons.every((h, i) => h === DEFAULT_PRIOR.horizons[i]);
   return new EnsemblePredictor({
     ...t,
-    members: [
-      new LastValuePredictor(t),
-      new EwmaPredictor({ ...t, alpha: 0.5 }),
-      new EwmaPredictor({ ...t, alpha: 0.15 }),
-      new HarmonicMeanPredictor({ ...t, k: 5 }),
-      new HoltPredictor({ ...t, alpha: 0.5, beta: 0.1, damping: 0.9 }),
-      new EwmaPredictor({ ...t, alpha: 0.05 }),
-      new EwmaPredictor({ ...t, alpha: 0.02 }),
-    ],
-    sharpness: 8,
+    members,
+    sharpness: 16,
+    ...(usePrior ? { prior: { scores: DEFAULT_PRIOR.scores, weight: DEFAULT_PRIOR_WEIGHT } } : {}),
   });
+}
+
+/**
+ * How many observed errors the fitted prior is worth: enough to steer the
+ * first tens of samples, soon outweighed by the stream's own errors.
+ */
+export const DEFAULT_PRIOR_WEIGHT = 30;
+
+/** Fresh instances of the default ensemble's members, in order (the prior's rows follow it). */
+export function defaultMembers(options: DefaultPredictorOptions = {}): TrackedPredictor[] {
+  const t = options.tracking ? { tracking: options.tracking } : {};
+  return [
+    new LastValuePredictor(t),
+    new EwmaPredictor({ ...t, alpha: 0.5 }),
+    new EwmaPredictor({ ...t, alpha: 0.15 }),
+    new HarmonicMeanPredictor({ ...t, k: 5 }),
+    new HoltPredictor({ ...t, alpha: 0.5, beta: 0.1, damping: 0.9 }),
+    new EwmaPredictor({ ...t, alpha: 0.05 }),
+    new EwmaPredictor({ ...t, alpha: 0.02 }),
+  ];
 }

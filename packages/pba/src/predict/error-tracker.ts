@@ -13,16 +13,25 @@ export interface ErrorTrackerOptions {
   readonly decay?: number;
   /**
    * Half-width, in log space, of the 80% interval at horizon 1 used before a
-   * horizon has enough ratios of its own (default 0.5, roughly ×/÷ 1.65);
+   * horizon has enough ratios of its own (default 0.3, roughly ×/÷ 1.35);
    * it grows with the square root of the horizon.
    */
   readonly priorLogHalfWidth?: number;
   /**
    * How log-space interval widths grow with the horizon, as `h^growth`:
    * used for the prior and to stretch a shorter horizon's ratios to a longer
-   * one (default 0.45; 0.5 would be a random walk).
+   * one (default 0.3; 0.5 would be a random walk, but throughput reverts
+   * towards its mean).
    */
   readonly growth?: number;
+  /**
+   * Widening for few independent ratios: recent ratios at horizon h overlap
+   * (consecutive h-step outcomes share h − 1 steps), so a window of n holds
+   * only about n / h independent ones and its quantiles are too narrow. The
+   * log-space band is multiplied by `1 + inflation · sqrt(h / n)`
+   * (default 1).
+   */
+  readonly inflation?: number;
 }
 
 /** Defaults of {@link ErrorTrackerOptions}. */
@@ -59,6 +68,7 @@ export class ErrorTracker {
   private readonly decay: number;
   private readonly priorLogHalfWidth: number;
   private readonly growth: number;
+  private readonly inflation: number;
   private scale = 0;
   private pending: Float64Array;
   private ratios: Float64Array;
@@ -76,8 +86,9 @@ export class ErrorTracker {
     this.window = options.window ?? 100;
     this.minRatios = options.minRatios ?? 10;
     this.decay = options.decay ?? 0.97;
-    this.priorLogHalfWidth = options.priorLogHalfWidth ?? 0.5;
-    this.growth = options.growth ?? 0.45;
+    this.priorLogHalfWidth = options.priorLogHalfWidth ?? 0.3;
+    this.growth = options.growth ?? 0.3;
+    this.inflation = options.inflation ?? 1;
     this.pending = new Float64Array(this.maxH * this.k);
     this.ratios = new Float64Array(this.window * this.k);
     this.ratioCount = new Float64Array(this.k);
@@ -126,8 +137,24 @@ export class ErrorTracker {
     return Number.NaN;
   }
 
+  /** The running mean of the observed series (sets the scale of errors). */
+  level(): number {
+    return this.scale;
+  }
+
+  /** Discounted sum of absolute errors at tracked horizon index `j`. */
+  errorSum(j: number): number {
+    return this.absErr[j]!;
+  }
+
+  /** Discounted count of outcomes at tracked horizon index `j` (0 before any). */
+  errorCount(j: number): number {
+    return this.errWeight[j]!;
+  }
+
   /** Index of the tracked horizon closest to `h` on a log scale. */
   nearest(h: number): number {
+    for (let j = 0; j < this.k; j++) if (this.horizons[j] === h) return j;
     let best = 0;
     let bestD = Number.POSITIVE_INFINITY;
     const lh = Math.log(h);
@@ -170,7 +197,8 @@ export class ErrorTracker {
     s.sort();
     let lo = quantile(s, tail);
     let hi = quantile(s, 1 - tail);
-    const scale = h > this.horizons[j]! ? (h / this.horizons[j]!) ** this.growth : 1;
+    const hj = this.horizons[j]!;
+    const scale = (h > hj ? (h / hj) ** this.growth : 1) * (1 + this.inflation * Math.sqrt(hj / count));
     if (scale !== 1) {
       lo = Math.exp(Math.log(Math.max(lo, RATIO_FLOOR)) * scale);
       hi = Math.exp(Math.log(Math.max(hi, RATIO_FLOOR)) * scale);

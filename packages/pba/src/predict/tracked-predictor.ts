@@ -27,6 +27,7 @@ export abstract class TrackedPredictor implements Predictor {
   /** The model's own error record, per tracked horizon. */
   readonly tracker: ErrorTracker;
   private count = 0;
+  private readonly pointFn = (h: number): number => this.pointForecast(h);
 
   protected constructor(options: TrackedPredictorOptions = {}) {
     this.tracker = new ErrorTracker(options.tracking);
@@ -57,7 +58,7 @@ export abstract class TrackedPredictor implements Predictor {
     this.tracker.settle(value);
     this.learn(value);
     this.count++;
-    this.tracker.record((h) => this.pointForecast(h));
+    this.tracker.record(this.pointFn);
   }
 
   forecast(horizon: number, level?: number): Forecast {
