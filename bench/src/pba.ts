@@ -25,6 +25,9 @@ import {
   LastValuePredictor,
   RobustMpcPredictor,
   type TraceSet,
+  DEFAULT_LSTM_MODEL,
+  EnsemblePredictor,
+  LstmPredictor,
   defaultMembers,
   defaultPredictor,
   evaluatePredictor,
@@ -43,6 +46,17 @@ const candidates: { name: string; make: () => Predictor }[] = [
   { name: 'robust-mpc k=5', make: () => new RobustMpcPredictor({ k: 5 }) },
   { name: 'holt', make: () => new HoltPredictor() },
   { name: 'holt damped φ=0.9', make: () => new HoltPredictor({ damping: 0.9 }) },
+  { name: 'lstm (offline)', make: () => new LstmPredictor({ model: DEFAULT_LSTM_MODEL }) },
+  { name: 'lstm (+online)', make: () => new LstmPredictor({ model: DEFAULT_LSTM_MODEL, onlineLearningRate: 1e-3 }) },
+  { name: 'ensemble, no prior', make: () => new EnsemblePredictor({ members: defaultMembers(), sharpness: 16 }) },
+  {
+    name: 'ensemble, no prior + lstm',
+    make: () =>
+      new EnsemblePredictor({
+        members: [...defaultMembers(), new LstmPredictor({ model: DEFAULT_LSTM_MODEL })],
+        sharpness: 16,
+      }),
+  },
   { name: 'default (ensemble)', make: () => defaultPredictor() },
 ];
 
@@ -79,9 +93,8 @@ function table(set: TraceSet, rows: { name: string; metrics: HorizonMetrics[] }[
 }
 
 /** Nanoseconds per observe, median of 5 runs over a real trace's values repeated. */
-function observeCost(make: () => Predictor, values: Float64Array): number {
+function observeCost(make: () => Predictor, values: Float64Array, N = 200_000): number {
   const runs: number[] = [];
-  const N = 200_000;
   for (let r = 0; r < 5; r++) {
     const p = make();
     const t0 = process.hrtime.bigint();
@@ -109,7 +122,12 @@ for (const set of sets) {
 
 console.log('\ncost of observe (ns, median of 5 × 200k observes on a Norway trace)');
 const sample = sets[0]!.test[0]!.values;
-const costs = candidates.map((c) => ({ name: c.name, nsPerObserve: observeCost(c.make, sample) }));
+const costs = candidates
+  .filter((c) => !c.name.includes('online'))
+  .map((c) => ({
+    name: c.name,
+    nsPerObserve: observeCost(c.make, sample, c.name.includes('lstm') ? 20_000 : 200_000),
+  }));
 for (const c of costs) console.log(`  ${c.name.padEnd(20)} ${c.nsPerObserve.toFixed(0).padStart(6)} ns`);
 // The default's own bookkeeping: its observe minus its members' observes, each measured alone.
 const membersNs = defaultMembers().reduce((sum, _, i) => sum + observeCost(() => defaultMembers()[i]!, sample), 0);

@@ -22,3 +22,6 @@ export * from './eval/evaluate.js';
 export * from './allocate/water-fill.js';
 export * from './allocate/weighted-max-min.js';
 export * from './allocate/rate-controller.js';
+export * from './lstm/lstm-network.js';
+export * from './lstm/lstm-predictor.js';
+export * from './lstm/default-lstm-model.js';

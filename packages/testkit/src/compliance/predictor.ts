@@ -38,7 +38,7 @@ const HORIZONS = [1, 2, 5, 30, 100];
  * The `Predictor` contract as a vitest suite: sample and argument
  * validation with stable codes, forecasts that are finite with
  * `0 <= lower <= mean <= upper`, that do not change the predictor, that
- * nest by level, and that are exact on a constant series; `reset` equal to
+ * nest by level, and that stay near a constant series; `reset` equal to
  * a fresh predictor; `state()` that survives JSON and reproduces every
  * later forecast after `restore`; and `restore` of malformed or foreign
  * states failing with `CORE_PREDICTOR_STATE_INVALID` without changing
@@ -99,10 +99,12 @@ export function predictorCompliance(name: string, fixtures: ComplianceFixtures<P
         expect(codeOf(() => p.forecast(1, level))).toBe(CoreErrorCode.INVALID_ARGUMENT);
     });
 
-    it('forecasts a constant series exactly, with an interval around it', () => {
+    it('forecasts a constant series near the constant, with an interval around its forecast', () => {
+      // Not exactly: a learned model may carry a bias. Heuristic predictors should test exactness themselves.
       feed(p, new Array(200).fill(7.5));
       for (const fc of forecasts(p)) {
-        expect(fc.mean).toBeCloseTo(7.5, 9);
+        expect(fc.mean).toBeGreaterThan(7.5 / 1.5);
+        expect(fc.mean).toBeLessThan(7.5 * 1.5);
         expect(fc.lower).toBeLessThanOrEqual(fc.mean);
         expect(fc.upper).toBeGreaterThanOrEqual(fc.mean);
       }
