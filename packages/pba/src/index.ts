@@ -25,3 +25,6 @@ export * from './allocate/rate-controller.js';
 export * from './lstm/lstm-network.js';
 export * from './lstm/lstm-predictor.js';
 export * from './lstm/default-lstm-model.js';
+export * from './bridge/circuit-breaker.js';
+export * from './bridge/remote-model.js';
+export * from './bridge/remote-predictor.js';
