@@ -48,15 +48,11 @@ const candidates: { name: string; make: () => Predictor }[] = [
   { name: 'holt damped φ=0.9', make: () => new HoltPredictor({ damping: 0.9 }) },
   { name: 'lstm (offline)', make: () => new LstmPredictor({ model: DEFAULT_LSTM_MODEL }) },
   { name: 'lstm (+online)', make: () => new LstmPredictor({ model: DEFAULT_LSTM_MODEL, onlineLearningRate: 1e-3 }) },
-  { name: 'ensemble, no prior', make: () => new EnsemblePredictor({ members: defaultMembers(), sharpness: 16 }) },
   {
-    name: 'ensemble, no prior + lstm',
-    make: () =>
-      new EnsemblePredictor({
-        members: [...defaultMembers(), new LstmPredictor({ model: DEFAULT_LSTM_MODEL })],
-        sharpness: 16,
-      }),
+    name: 'ensemble, no prior/lstm',
+    make: () => new EnsemblePredictor({ members: defaultMembers({ lstm: false }), sharpness: 16 }),
   },
+  { name: 'default without lstm', make: () => defaultPredictor({ lstm: false }) },
   { name: 'default (ensemble)', make: () => defaultPredictor() },
 ];
 
@@ -126,12 +122,20 @@ const costs = candidates
   .filter((c) => !c.name.includes('online'))
   .map((c) => ({
     name: c.name,
-    nsPerObserve: observeCost(c.make, sample, c.name.includes('lstm') ? 20_000 : 200_000),
+    nsPerObserve: observeCost(
+      c.make,
+      sample,
+      c.name.startsWith('lstm') || c.name.startsWith('default (') ? 20_000 : 200_000,
+    ),
   }));
 for (const c of costs) console.log(`  ${c.name.padEnd(20)} ${c.nsPerObserve.toFixed(0).padStart(6)} ns`);
 // The default's own bookkeeping: its observe minus its members' observes, each measured alone.
-const membersNs = defaultMembers().reduce((sum, _, i) => sum + observeCost(() => defaultMembers()[i]!, sample), 0);
-const defaultNs = costs.find((c) => c.name.startsWith('default'))!.nsPerObserve;
+const membersNs = defaultMembers({ lstm: false }).reduce(
+  (sum, _, i) => sum + observeCost(() => defaultMembers({ lstm: false })[i]!, sample),
+  0,
+);
+const defaultNs = costs.find((c) => c.name === 'default without lstm')!.nsPerObserve;
+console.log(`  (bookkeeping measured on the default without lstm: its observe minus its members')`);
 console.log(`  default's members, summed   ${membersNs.toFixed(0).padStart(6)} ns`);
 console.log(`  default's own bookkeeping   ${(defaultNs - membersNs).toFixed(0).padStart(6)} ns`);
 
