@@ -28,3 +28,4 @@ export * from './lstm/default-lstm-model.js';
 export * from './bridge/circuit-breaker.js';
 export * from './bridge/remote-model.js';
 export * from './bridge/remote-predictor.js';
+export * from './predict/default-prior.js';
