@@ -17,7 +17,18 @@ const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 export type FetchLike = (
   url: string,
   init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal },
-) => Promise<{ ok: boolean; status: number; text(): Promise<string> }>;
+) => Promise<BridgeHttpResponse>;
+
+/** The part of a fetch `Response` the bridge reads. */
+export interface BridgeHttpResponse {
+  readonly ok: boolean;
+  readonly status: number;
+  /** When present (real fetch), read with a size limit instead of `text()`. */
+  readonly body?: {
+    getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> };
+  } | null;
+  text(): Promise<string>;
+}
 
 /** Options of {@link RemoteModel}. */
 export interface RemoteModelOptions {
@@ -144,8 +155,7 @@ export class RemoteModel {
             throw new NovacronError(PbaErrorCode.BRIDGE_UNAVAILABLE, `model service answered HTTP ${res.status}`, {
               details: { url: this.endpoint, status: res.status },
             });
-          const text = await res.text();
-          return parseResponse(text);
+          return parseResponse(await readLimited(res));
         })
         .then(
           (outputs) => {
@@ -166,6 +176,32 @@ export class RemoteModel {
         );
     });
   }
+}
+
+/**
+ * Reads a response body, giving up with `PBA_BRIDGE_MALFORMED` as soon as
+ * it passes {@link MAX_BRIDGE_RESPONSE_BYTES}, so a hostile or broken
+ * service cannot make the client buffer without bound.
+ */
+async function readLimited(res: BridgeHttpResponse): Promise<string> {
+  if (!res.body) return res.text();
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!value) continue;
+    total += value.length;
+    if (total > MAX_BRIDGE_RESPONSE_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw new NovacronError(PbaErrorCode.BRIDGE_MALFORMED, 'model service response: too large', {
+        details: { reason: 'too large', limit: MAX_BRIDGE_RESPONSE_BYTES },
+      });
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder('utf-8', { fatal: false }).decode(Buffer.concat(chunks));
 }
 
 function checkFields(what: string, value: unknown, fail: (why: string) => Error): asserts value is Features {

@@ -194,6 +194,22 @@ export class LstmNetwork {
     }
   }
 
+  /** Adam's step count and moment estimates (JSON-friendly), for checkpoints of online learning. */
+  optimizerState(): { t: number; m: number[]; v: number[] } {
+    return {
+      t: this.adamT,
+      m: this.adamM ? Array.from(this.adamM) : [],
+      v: this.adamV ? Array.from(this.adamV) : [],
+    };
+  }
+
+  /** Restores what {@link optimizerState} returned (lengths already checked by the caller). */
+  restoreOptimizer(state: { t: number; m: readonly number[]; v: readonly number[] }): void {
+    this.adamT = state.t;
+    this.adamM = state.m.length ? Float64Array.from(state.m) : undefined;
+    this.adamV = state.v.length ? Float64Array.from(state.v) : undefined;
+  }
+
   /** One Adam step with `grad` (averaged by the caller), clipped to `clipNorm`. */
   adamStep(grad: Float64Array, options: AdamOptions = {}): void {
     const lr = options.learningRate ?? 1e-3;

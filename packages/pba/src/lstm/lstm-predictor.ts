@@ -164,19 +164,38 @@ export class LstmPredictor extends TrackedPredictor {
     this.level = 0;
     this.offset = 0;
     this.network.params.set(this.model.params);
+    this.network.restoreOptimizer({ t: 0, m: [], v: [] });
   }
 
   protected modelState(): Record<string, unknown> {
-    return { history: [...this.history], params: Array.from(this.network.params) };
+    const opt = this.network.optimizerState();
+    return {
+      history: [...this.history],
+      params: Array.from(this.network.params),
+      adamT: opt.t,
+      adamM: opt.m,
+      adamV: opt.v,
+    };
   }
 
   protected restoreModel(r: StateReader, observations: number): () => void {
     const history = r.numbers('history', undefined, 0);
     const params = r.numbers('params', this.network.params.length);
     if (history.length !== Math.min(observations, this.keep)) throw r.fail('history length does not fit');
+    const adamT = r.number('adamT', { min: 0, integer: true });
+    const adamM = r.numbers('adamM');
+    const adamV = r.numbers('adamV', undefined, 0);
+    const n = this.network.params.length;
+    if (
+      adamM.length !== adamV.length ||
+      (adamM.length !== 0 && adamM.length !== n) ||
+      (adamT === 0) !== (adamM.length === 0)
+    )
+      throw r.fail('optimizer state does not fit');
     return () => {
       this.history = [...history];
       this.network.params.set(params);
+      this.network.restoreOptimizer({ t: adamT, m: adamM, v: adamV });
       if (history.length > 0) this.refresh();
       else this.outputs = new Float64Array(this.model.horizons.length);
     };

@@ -103,6 +103,27 @@ describe('RemoteModel with a scripted service', () => {
     for (let k = 0; k < 3; k++) await expectNovacronRejection(r.predict('m', {}), PbaErrorCode.BRIDGE_MALFORMED);
   });
 
+  it('stops reading a response body past the size limit', async () => {
+    let chunks = 0;
+    const fetch: FetchLike = async () => ({
+      ok: true,
+      status: 200,
+      text: async () => expect.fail('text() must not be used when a body stream exists'),
+      body: {
+        getReader: () => ({
+          read: async () => {
+            chunks++;
+            return { done: false, value: new Uint8Array(16 * 1024) };
+          },
+          cancel: async () => {},
+        }),
+      },
+    });
+    const r = new RemoteModel({ url: 'http://127.0.0.1:1', clock: new ManualClock(), fetch });
+    await expectNovacronRejection(r.predict('m', {}), PbaErrorCode.BRIDGE_MALFORMED);
+    expect(chunks).toBe(5); // 64 KiB allowed, the fifth 16 KiB chunk crosses it
+  });
+
   it('rejects bad URLs and features as invalid arguments', async () => {
     expectNovacronError(() => new RemoteModel({ url: 'ftp://x', clock: new ManualClock() }), 'CORE_INVALID_ARGUMENT');
     expectNovacronError(() => new RemoteModel({ url: 'not a url', clock: new ManualClock() }), 'CORE_INVALID_ARGUMENT');

@@ -120,3 +120,10 @@ predictorCompliance('lstm', {
     create: () => new LstmPredictor({ model: randomModel('compliance') }),
   }),
 });
+
+predictorCompliance('lstm with online learning', {
+  setup: () => {
+    const make = () => new LstmPredictor({ model: randomModel('compliance-online'), onlineLearningRate: 0.005 });
+    return { predictor: make(), create: make };
+  },
+});
