@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 /** Benchmark programs in this folder, run in this order. */
 const BENCHES = ['checksum.ts', 'checker.ts', 'sim-speed.ts', 'amst.ts'];
 const BENCHES = ['checksum.ts', 'checker.ts', 'sim-speed.ts', 'hde.ts'];
+const BENCHES = ['checksum.ts', 'checker.ts', 'sim-speed.ts', 'pba.ts'];
 
 const filters = process.argv.slice(2);
 const selected = BENCHES.filter((b) => filters.length === 0 || filters.some((f) => b.includes(f)));

@@ -46,6 +46,8 @@ export * from './checksum.js';
 // #6 acp raft: DurableLog, ConsensusGroup
 
 // #9 pba: Predictor, rate allocation
+export * from './predict/predictor.js';
+export * from './predict/rate-allocator.js';
 
 // #10 itp: placement plugins, capacity ledger
 

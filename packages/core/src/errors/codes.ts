@@ -50,6 +50,11 @@ export const CoreErrorCode = {
   STREAM_CLOSED: 'CORE_STREAM_CLOSED',
   /** A dial could not reach its peer. */
   DIAL_FAILED: 'CORE_DIAL_FAILED',
+  // #9 pba
+  /** A predictor state given to `restore` is malformed or belongs to another kind. */
+  PREDICTOR_STATE_INVALID: 'CORE_PREDICTOR_STATE_INVALID',
+  /** A rate allocation request is malformed (duplicate flow ids, lower bound above mean, ...). */
+  ALLOCATION_INVALID: 'CORE_ALLOCATION_INVALID',
 } as const;
 
 /** Union of every code in {@link CoreErrorCode}. */

@@ -1,0 +1,158 @@
+/**
+ * Link forecasting accuracy on held-out real throughput traces (Norway
+ * 3G/HSDPA, FCC 2016, Oboe; see the traces' README), plus the cost of
+ * `observe`. For each trace set it prints one table: every predictor at
+ * horizons 1, 5 and 30 steps with MAE, RMSE, MAPE, rMAE (MAE / MAE of last
+ * value), the share within ±20% and the coverage of the 80% interval.
+ * Horizons are in trace steps; the median step of each set is printed so
+ * they can be read in seconds. Writes results/pba.json.
+ *
+ * Traces are read from NOVACRON_TRACES, else from `../shared/traces`
+ * next to the repository (the nearest ancestor that has one).
+ *
+ * Run: `npx tsx bench/src/pba.ts` (under a minute).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Predictor } from '@novacron/core';
+import {
+  EwmaPredictor,
+  type HorizonMetrics,
+  HarmonicMeanPredictor,
+  HoltPredictor,
+  LastValuePredictor,
+  RobustMpcPredictor,
+  type TraceSet,
+  DEFAULT_LSTM_MODEL,
+  EnsemblePredictor,
+  LstmPredictor,
+  defaultMembers,
+  defaultPredictor,
+  evaluatePredictor,
+  loadTraceSets,
+  medianStepSeconds,
+} from '@novacron/pba';
+import { tracesRoot } from './traces-root.js';
+
+const HORIZONS = [1, 5, 30];
+
+const candidates: { name: string; make: () => Predictor }[] = [
+  { name: 'last-value', make: () => new LastValuePredictor() },
+  { name: 'ewma α=0.5', make: () => new EwmaPredictor({ alpha: 0.5 }) },
+  { name: 'ewma α=0.15', make: () => new EwmaPredictor({ alpha: 0.15 }) },
+  { name: 'harmonic-mean k=5', make: () => new HarmonicMeanPredictor({ k: 5 }) },
+  { name: 'robust-mpc k=5', make: () => new RobustMpcPredictor({ k: 5 }) },
+  { name: 'holt', make: () => new HoltPredictor() },
+  { name: 'holt damped φ=0.9', make: () => new HoltPredictor({ damping: 0.9 }) },
+  { name: 'lstm (offline)', make: () => new LstmPredictor({ model: DEFAULT_LSTM_MODEL }) },
+  { name: 'lstm (+online)', make: () => new LstmPredictor({ model: DEFAULT_LSTM_MODEL, onlineLearningRate: 1e-3 }) },
+  {
+    name: 'ensemble, no prior/lstm',
+    make: () => new EnsemblePredictor({ members: defaultMembers({ lstm: false }), sharpness: 16 }),
+  },
+  { name: 'default without lstm', make: () => defaultPredictor({ lstm: false }) },
+  { name: 'default (ensemble)', make: () => defaultPredictor() },
+];
+
+const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+
+function table(set: TraceSet, rows: { name: string; metrics: HorizonMetrics[] }[]): void {
+  const step = medianStepSeconds(set.test);
+  console.log(
+    `\n${set.name}: ${set.test.length} held-out files (${set.train.length} training), median step ${step.toFixed(2)} s`,
+  );
+  for (const h of HORIZONS) {
+    console.log(`  horizon ${h} step(s) ≈ ${(h * step).toFixed(1)} s`);
+    const header = ['predictor', 'n', 'MAE', 'RMSE', 'MAPE%', 'rMAE', '±20%', 'cover80', 'width'];
+    const body = rows.map((r) => {
+      const m = r.metrics.find((x) => x.horizon === h)!;
+      return [
+        r.name,
+        String(m.n),
+        fmt(m.mae),
+        fmt(m.rmse),
+        fmt(m.mape, 1),
+        fmt(m.rmae),
+        fmt(m.within20),
+        fmt(m.coverage),
+        fmt(m.relWidth, 2),
+      ];
+    });
+    const widths = header.map((_, i) => Math.max(header[i]!.length, ...body.map((b) => b[i]!.length)));
+    const line = (cells: string[]) =>
+      `    ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}`;
+    console.log(line(header));
+    for (const b of body) console.log(line(b));
+  }
+}
+
+/** Nanoseconds per observe, median of 5 runs over a real trace's values repeated. */
+function observeCost(make: () => Predictor, values: Float64Array, N = 200_000): number {
+  const runs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const p = make();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) p.observe({ value: values[i % values.length]! });
+    runs.push(Number(process.hrtime.bigint() - t0) / N);
+  }
+  runs.sort((a, b) => a - b);
+  return runs[2]!;
+}
+
+const root = tracesRoot();
+const sets = loadTraceSets(root);
+const results: Record<string, unknown>[] = [];
+for (const set of sets) {
+  const rows = candidates.map((c) => ({ name: c.name, metrics: evaluatePredictor(c.make(), set.test) }));
+  table(set, rows);
+  results.push({
+    set: set.name,
+    heldOut: set.test.length,
+    train: set.train.length,
+    stepSeconds: medianStepSeconds(set.test),
+    rows,
+  });
+}
+
+console.log('\ncost of observe (ns, median of 5 × 200k observes on a Norway trace)');
+const sample = sets[0]!.test[0]!.values;
+const costs = candidates
+  .filter((c) => !c.name.includes('online'))
+  .map((c) => ({
+    name: c.name,
+    nsPerObserve: observeCost(
+      c.make,
+      sample,
+      c.name.startsWith('lstm') || c.name.startsWith('default (') ? 20_000 : 200_000,
+    ),
+  }));
+for (const c of costs) console.log(`  ${c.name.padEnd(20)} ${c.nsPerObserve.toFixed(0).padStart(6)} ns`);
+// The default's own bookkeeping: its observe minus its members' observes, each measured alone.
+const membersNs = defaultMembers({ lstm: false }).reduce(
+  (sum, _, i) => sum + observeCost(() => defaultMembers({ lstm: false })[i]!, sample),
+  0,
+);
+const defaultNs = costs.find((c) => c.name === 'default without lstm')!.nsPerObserve;
+console.log(`  (bookkeeping measured on the default without lstm: its observe minus its members')`);
+console.log(`  default's members, summed   ${membersNs.toFixed(0).padStart(6)} ns`);
+console.log(`  default's own bookkeeping   ${(defaultNs - membersNs).toFixed(0).padStart(6)} ns`);
+
+const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
+mkdirSync(out, { recursive: true });
+writeFileSync(
+  join(out, 'pba.json'),
+  JSON.stringify(
+    {
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadavg: loadavg() },
+      traces: root,
+      results,
+      costs,
+      defaultMembersNs: membersNs,
+      defaultBookkeepingNs: defaultNs - membersNs,
+    },
+    null,
+    2,
+  ),
+);
