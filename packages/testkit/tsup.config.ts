@@ -10,5 +10,7 @@ export default packageConfig(
     'compliance/peer-network': 'src/compliance/peer-network.ts',
     'compliance/clock': 'src/compliance/clock.ts',
     'compliance/file-io': 'src/compliance/file-io.ts',
+    'compliance/placement': 'src/compliance/placement.ts',
+    'compliance/capacity-ledger': 'src/compliance/capacity-ledger.ts',
   },
 );

@@ -48,5 +48,8 @@ export * from './checksum.js';
 // #9 pba: Predictor, rate allocation
 
 // #10 itp: placement plugins, capacity ledger
+export * from './placement/placement-model.js';
+export * from './placement/placement-plugins.js';
+export * from './placement/capacity-ledger.js';
 
 // #11 providers: VmProvider

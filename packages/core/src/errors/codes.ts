@@ -50,6 +50,15 @@ export const CoreErrorCode = {
   STREAM_CLOSED: 'CORE_STREAM_CLOSED',
   /** A dial could not reach its peer. */
   DIAL_FAILED: 'CORE_DIAL_FAILED',
+  // #10 itp: capacity ledger
+  /** A ledger reservation does not fit in the pool it draws on (shared or a site's escrow). */
+  LEDGER_INSUFFICIENT: 'CORE_LEDGER_INSUFFICIENT',
+  /** A host's generation moved on since the caller read it: another placer got there first. */
+  LEDGER_CONFLICT: 'CORE_LEDGER_CONFLICT',
+  /** A ledger operation named a host the ledger does not know. */
+  LEDGER_UNKNOWN_HOST: 'CORE_LEDGER_UNKNOWN_HOST',
+  /** A reservation id is unknown, already committed, rolled back or expired. */
+  LEDGER_UNKNOWN_RESERVATION: 'CORE_LEDGER_UNKNOWN_RESERVATION',
 } as const;
 
 /** Union of every code in {@link CoreErrorCode}. */

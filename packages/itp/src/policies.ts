@@ -1,0 +1,91 @@
+import { type LinkMode, NovacronError, type PlacementRequest, type ScorePlugin } from '@novacron/core';
+import { ItpErrorCode } from './errors.js';
+import type { PlacementProfile, ProfileChooser, WeightedScorer } from './pipeline.js';
+import { requiredAffinity } from './plugins/affinity-filter.js';
+import { capacityFit } from './plugins/capacity-fit.js';
+import { constraintsFilter } from './plugins/constraints-filter.js';
+import { type GeoPreference, geoObjective } from './plugins/geo-objective.js';
+import { preferredAffinity } from './plugins/preferred-affinity.js';
+import { dotProductAlignment, l2Alignment, leastAllocated, mostAllocated } from './plugins/resource-scorers.js';
+
+/** The resource scorers a built-in profile can use. */
+export type ResourcePolicy = 'most-allocated' | 'least-allocated' | 'dot-product' | 'l2-alignment';
+
+const RESOURCE_SCORERS: Record<ResourcePolicy, () => ScorePlugin> = {
+  'most-allocated': mostAllocated,
+  'least-allocated': leastAllocated,
+  'dot-product': dotProductAlignment,
+  'l2-alignment': l2Alignment,
+};
+
+/**
+ * A datacenter profile: capacity, required affinity and constraint filters;
+ * the chosen resource scorer plus preferred affinity (weight
+ * `affinityWeight`, default 1, against a resource scorer of weight 1).
+ * `most-allocated` is best fit / bin packing, `least-allocated` is spread.
+ */
+export function resourceProfile(
+  policy: ResourcePolicy,
+  options: { readonly name?: string; readonly affinityWeight?: number } = {},
+): PlacementProfile {
+  const make = RESOURCE_SCORERS[policy];
+  if (!make)
+    throw new NovacronError(ItpErrorCode.INVALID_CONFIG, `unknown resource policy ${String(policy)}`, { details: {} });
+  const affinity = requiredAffinity();
+  const scorers: WeightedScorer[] = [
+    { plugin: make(), weight: 1 },
+    { plugin: preferredAffinity(), weight: options.affinityWeight ?? 1 },
+  ];
+  return {
+    name: options.name ?? policy,
+    preFilters: [affinity.preFilter],
+    filters: [capacityFit(), affinity.filter, constraintsFilter()],
+    scorers,
+  };
+}
+
+/**
+ * The internet profile: the same filters, then the geographic
+ * multi-objective scorer (Pareto front over latency, unavailability and
+ * cost, ranked by `preference`). Default preference: weighted, with
+ * 100 ms, 1% unavailability and 1 currency/h counting alike.
+ */
+export function geographicProfile(
+  preference: GeoPreference = {
+    mode: 'weighted',
+    weights: { latency: 1, unavailability: 1, cost: 1 },
+    scales: { latency: 100, unavailability: 0.01, cost: 1 },
+  },
+  options: { readonly name?: string } = {},
+): PlacementProfile {
+  const affinity = requiredAffinity();
+  return {
+    name: options.name ?? 'geographic',
+    preFilters: [affinity.preFilter],
+    filters: [capacityFit(), affinity.filter, constraintsFilter()],
+    scorers: [{ plugin: geoObjective(preference) }],
+  };
+}
+
+/** Rules of {@link hybridChooser}. */
+export interface HybridRules {
+  /** VM class → profile name; checked first. */
+  readonly byClass?: Readonly<Record<string, string>>;
+  /** Network mode of the request → profile name. */
+  readonly byMode?: Readonly<Partial<Record<LinkMode, string>>>;
+  /** Profile when no rule applies. */
+  readonly fallback: string;
+}
+
+/**
+ * Chooses a profile by VM class, then by network mode, then the fallback,
+ * e.g. `{ byClass: { 'latency-sensitive': 'geographic' }, byMode: { datacenter: 'most-allocated', internet: 'geographic' }, fallback: 'most-allocated' }`.
+ */
+export function hybridChooser(rules: HybridRules): ProfileChooser {
+  return (request: PlacementRequest) => {
+    const byClass = request.vmClass !== undefined ? rules.byClass?.[request.vmClass] : undefined;
+    if (byClass !== undefined) return byClass;
+    const byMode = request.networkMode !== undefined ? rules.byMode?.[request.networkMode] : undefined;
+    return byMode ?? rules.fallback;
+  };
+}
