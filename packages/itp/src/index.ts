@@ -22,3 +22,5 @@ export * from './plugins/preferred-affinity.js';
 export * from './plugins/geo-objective.js';
 export * from './memory-capacity-ledger.js';
 export * from './ledger-binding.js';
+export * from './workload/parameters.js';
+export * from './workload/generator.js';
