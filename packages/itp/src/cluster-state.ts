@@ -42,6 +42,9 @@ export interface PlacedVm {
   readonly host: number;
 }
 
+/** Resolution of the free-CPU index: 1/511 of the largest host's CPU per bucket. */
+const FREE_BUCKETS = 512;
+
 const SCOPE_INDEX: Record<TopologyScope, number> = { host: 0, rack: 1, zone: 2, region: 3 };
 
 /**
@@ -75,6 +78,11 @@ export class ClusterState implements PlacementSnapshot {
   readonly #antiHolders = new Map<string, { term: AffinityTerm; counts: DomainCounts }>();
   /** Keys of #antiHolders whose term uses a selector (checked against every newcomer). */
   readonly #antiSelectorKeys = new Set<string>();
+  /** Hosts bucketed by free CPU (dimension 0): bucket lists, each host's bucket and slot in it. */
+  readonly #buckets: number[][];
+  readonly #bucketOf: Int32Array;
+  readonly #slotOf: Int32Array;
+  readonly #bucketWidth: number;
 
   constructor(hosts: readonly PlacementHost[]) {
     const extended = new Set<string>();
@@ -107,6 +115,18 @@ export class ClusterState implements PlacementSnapshot {
     for (const [i, h] of hosts.entries()) {
       vectorInto(h.capacity, this.dimensions, row);
       this.#cap.set(row, i * this.#d);
+    }
+    let maxCpu = 0;
+    for (const h of hosts) maxCpu = Math.max(maxCpu, h.capacity.cpuMillis);
+    this.#bucketWidth = Math.max(1, maxCpu) / (FREE_BUCKETS - 1);
+    this.#buckets = Array.from({ length: FREE_BUCKETS }, () => []);
+    this.#bucketOf = new Int32Array(hosts.length);
+    this.#slotOf = new Int32Array(hosts.length);
+    for (let i = 0; i < hosts.length; i++) {
+      const b = this.#bucketFor(i);
+      this.#bucketOf[i] = b;
+      this.#slotOf[i] = this.#buckets[b]!.length;
+      this.#buckets[b]!.push(i);
     }
     const scopes = new Set<TopologyScope>(['host']);
     const regions = new Set<string>();
@@ -149,6 +169,58 @@ export class ClusterState implements PlacementSnapshot {
       for (const r of Object.keys(h.latencyMs ?? {})) userRegions.add(r);
     }
     this.keys = { scopes, regions, userRegions };
+  }
+
+  #bucketFor(host: number): number {
+    const free = this.#cap[host * this.#d]! - this.#used[host * this.#d]!;
+    return Math.min(FREE_BUCKETS - 1, Math.max(0, Math.floor(free / this.#bucketWidth)));
+  }
+
+  #rebucket(host: number): void {
+    const b = this.#bucketFor(host);
+    const old = this.#bucketOf[host]!;
+    if (b === old) return;
+    const list = this.#buckets[old]!;
+    const slot = this.#slotOf[host]!;
+    const last = list.pop()!;
+    if (last !== host) {
+      list[slot] = last;
+      this.#slotOf[last] = slot;
+    }
+    this.#bucketOf[host] = b;
+    this.#slotOf[host] = this.#buckets[b]!.length;
+    this.#buckets[b]!.push(host);
+  }
+
+  /**
+   * Visits hosts bucket by bucket in order of free CPU: ascending from the
+   * bucket holding `minFreeCpu` (tightest first, for best fit) or
+   * descending down to it (loosest first, for spread). Hosts below that
+   * bucket have less free CPU than asked and are skipped. `done` is asked
+   * after each host; hosts inside one bucket differ by less than 1/511 of
+   * the largest host's CPU, so stopping mid-bucket loses next to nothing.
+   */
+  scanByFreeCpu(minFreeCpu: number, ascending: boolean, onHost: (host: number) => void, done: () => boolean): void {
+    const start = Math.min(FREE_BUCKETS - 1, Math.max(0, Math.floor(minFreeCpu / this.#bucketWidth)));
+    if (ascending) {
+      for (let b = start; b < FREE_BUCKETS; b++) {
+        const list = this.#buckets[b]!;
+        if (list.length === 0) continue;
+        for (let i = 0; i < list.length; i++) {
+          onHost(list[i]!);
+          if (done()) return;
+        }
+      }
+    } else {
+      for (let b = FREE_BUCKETS - 1; b >= start; b--) {
+        const list = this.#buckets[b]!;
+        if (list.length === 0) continue;
+        for (let i = 0; i < list.length; i++) {
+          onHost(list[i]!);
+          if (done()) return;
+        }
+      }
+    }
   }
 
   capacity(host: number, dim: number): number {
@@ -254,6 +326,7 @@ export class ClusterState implements PlacementSnapshot {
       });
     const base = host * this.#d;
     for (let d = 0; d < this.#d; d++) this.#used[base + d]! += demand[d]!;
+    this.#rebucket(host);
     this.#vms.set(request.id, { request, demand, host });
     this.#index(request, host, 1);
   }
@@ -268,6 +341,7 @@ export class ClusterState implements PlacementSnapshot {
       // Repeated float sums can leave dust below zero; capacity is never negative.
       this.#used[base + d] = v < 1e-9 ? 0 : v;
     }
+    this.#rebucket(vm.host);
     this.#vms.delete(vmId);
     this.#index(vm.request, vm.host, -1);
     return vm;

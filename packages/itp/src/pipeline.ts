@@ -43,6 +43,15 @@ export interface PlacementProfile {
   readonly reservers?: readonly ReservePlugin[];
   /** Make the decision real once reserved. */
   readonly binders?: readonly BindPlugin[];
+  /**
+   * Examine hosts through the free-CPU index instead of all of them:
+   * `tightest-first` (best fit) or `loosest-first` (spread) visits hosts
+   * in that order and stops as soon as `minFeasible` hosts passed every
+   * filter. If fewer pass, every host with
+   * enough free CPU is visited, so "no host" still means none is feasible.
+   * Default: a full scan.
+   */
+  readonly candidateOrder?: { readonly order: 'tightest-first' | 'loosest-first'; readonly minFeasible: number };
 }
 
 /** Picks the profile for a request (see {@link hybridChooser}). */
@@ -180,21 +189,30 @@ export class PlacementPipeline implements Placer {
     const reasonCounts: Map<string, number>[] = filters.map(() => new Map());
     const filtered: FilteredHost[] | undefined = explain ? [] : undefined;
     const feasible: number[] = [];
-    for (let i = 0; i < candidates.length; i++) {
-      const h = candidates[i]!;
-      let ok = true;
+    let considered = 0;
+    const examine = (h: number) => {
+      considered++;
       for (let f = 0; f < nf; f++) {
         const why = filters[f]!.filter(ctx, h);
         if (why !== undefined) {
           const m = reasonCounts[f]!;
           m.set(why, (m.get(why) ?? 0) + 1);
           filtered?.push({ hostId: this.snapshot.hosts[h]!.id, plugin: filters[f]!.name, reason: why });
-          ok = false;
-          break;
+          return;
         }
       }
-      if (ok) feasible.push(h);
-    }
+      feasible.push(h);
+    };
+    const order = profile.candidateOrder;
+    if (order !== undefined && candidates === this.#all) {
+      const min = order.minFeasible;
+      this.snapshot.scanByFreeCpu(
+        ctx.demand[0]!,
+        order.order === 'tightest-first',
+        examine,
+        () => feasible.length >= min,
+      );
+    } else for (let i = 0; i < candidates.length; i++) examine(candidates[i]!);
     const filteredSummary: Record<string, number> = {};
     for (let f = 0; f < nf; f++)
       for (const [why, n] of reasonCounts[f]!) filteredSummary[`${filters[f]!.name}: ${why}`] = n;
@@ -232,7 +250,7 @@ export class PlacementPipeline implements Placer {
             feasible: n,
             explanation: {
               profile: profile.name,
-              considered: candidates.length,
+              considered,
               filteredSummary,
               filtered: filtered!,
               scores: sorted,
@@ -250,7 +268,7 @@ export class PlacementPipeline implements Placer {
         feasible: n,
         explanation: {
           profile: profile.name,
-          considered: candidates.length,
+          considered,
           filteredSummary,
           ...(explain ? { filtered: filtered!, scores: [] } : {}),
         },

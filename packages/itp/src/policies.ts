@@ -24,10 +24,7 @@ const RESOURCE_SCORERS: Record<ResourcePolicy, () => ScorePlugin> = {
  * `affinityWeight`, default 1, against a resource scorer of weight 1).
  * `most-allocated` is best fit / bin packing, `least-allocated` is spread.
  */
-export function resourceProfile(
-  policy: ResourcePolicy,
-  options: { readonly name?: string; readonly affinityWeight?: number } = {},
-): PlacementProfile {
+export function resourceProfile(policy: ResourcePolicy, options: ResourceProfileOptions = {}): PlacementProfile {
   const make = RESOURCE_SCORERS[policy];
   if (!make)
     throw new NovacronError(ItpErrorCode.INVALID_CONFIG, `unknown resource policy ${String(policy)}`, { details: {} });
@@ -36,12 +33,36 @@ export function resourceProfile(
     { plugin: make(), weight: 1 },
     { plugin: preferredAffinity(), weight: options.affinityWeight ?? 1 },
   ];
+  const order =
+    policy === 'most-allocated' ? 'tightest-first' : policy === 'least-allocated' ? 'loosest-first' : undefined;
+  const minFeasible = options.minFeasible ?? DEFAULT_MIN_FEASIBLE;
+  if (!(Number.isInteger(minFeasible) && minFeasible >= 0))
+    throw new NovacronError(ItpErrorCode.INVALID_CONFIG, 'minFeasible must be an integer >= 0', { details: {} });
   return {
     name: options.name ?? policy,
     preFilters: [affinity.preFilter],
     filters: [capacityFit(), affinity.filter, constraintsFilter()],
     scorers,
+    ...(order !== undefined && minFeasible > 0 ? { candidateOrder: { order, minFeasible } } : {}),
   };
+}
+
+/** Feasible hosts the indexed profiles collect before scoring (see {@link ResourceProfileOptions.minFeasible}). */
+export const DEFAULT_MIN_FEASIBLE = 32;
+
+/** Options of {@link resourceProfile}. */
+export interface ResourceProfileOptions {
+  /** Profile name (default: the policy name). */
+  readonly name?: string;
+  /** Weight of preferred affinity against the resource scorer's 1 (default 1). */
+  readonly affinityWeight?: number;
+  /**
+   * For `most-allocated` and `least-allocated`: visit hosts through the
+   * free-CPU index, tightest (or loosest) first, and score once this many
+   * feasible hosts are found (default {@link DEFAULT_MIN_FEASIBLE}); 0 scans
+   * every host. Other policies always scan every host.
+   */
+  readonly minFeasible?: number;
 }
 
 /**

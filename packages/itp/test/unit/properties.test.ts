@@ -50,8 +50,14 @@ const isPeer = (t: AffinityTerm, r: PlacementRequest) =>
   t.group !== undefined ? r.group === t.group : matchesSelector(t.selector!, r.labels);
 
 describe('placement properties (brute-force oracle)', () => {
-  for (const policy of ['most-allocated', 'least-allocated', 'l2-alignment'] as ResourcePolicy[])
-    it(`${policy}: never violates capacity or a required rule, and never misses a feasible host`, async () => {
+  const variants: [ResourcePolicy, number | undefined][] = [
+    ['most-allocated', undefined],
+    ['most-allocated', 1],
+    ['least-allocated', 2],
+    ['l2-alignment', undefined],
+  ];
+  for (const [policy, minFeasible] of variants)
+    it(`${policy}${minFeasible === undefined ? '' : ` (index, minFeasible ${minFeasible})`}: never violates capacity or a required rule, and never misses a feasible host`, async () => {
       await fc.assert(
         fc.asyncProperty(
           fc.array(hostArb, { minLength: 1, maxLength: 10 }),
@@ -64,7 +70,10 @@ describe('placement properties (brute-force oracle)', () => {
               rack: `k${i % 4}`,
               capacity: { cpuMillis: h.cpu * 1000, memoryBytes: h.mem * 1000 },
             }));
-            const p = new PlacementPipeline({ hosts, profiles: [resourceProfile(policy)] });
+            const p = new PlacementPipeline({
+              hosts,
+              profiles: [resourceProfile(policy, minFeasible === undefined ? {} : { minFeasible })],
+            });
             const placed = new Map<string, { r: PlacementRequest; h: number }>();
             const peersExcept = (id: string) => [...placed.entries()].filter(([k]) => k !== id).map(([, v]) => v);
 
