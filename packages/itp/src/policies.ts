@@ -6,12 +6,19 @@ import { capacityFit } from './plugins/capacity-fit.js';
 import { constraintsFilter } from './plugins/constraints-filter.js';
 import { type GeoPreference, geoObjective } from './plugins/geo-objective.js';
 import { preferredAffinity } from './plugins/preferred-affinity.js';
-import { dotProductAlignment, l2Alignment, leastAllocated, mostAllocated } from './plugins/resource-scorers.js';
+import {
+  dotProductAlignment,
+  firstFit,
+  l2Alignment,
+  leastAllocated,
+  mostAllocated,
+} from './plugins/resource-scorers.js';
 
 /** The resource scorers a built-in profile can use. */
-export type ResourcePolicy = 'most-allocated' | 'least-allocated' | 'dot-product' | 'l2-alignment';
+export type ResourcePolicy = 'first-fit' | 'most-allocated' | 'least-allocated' | 'dot-product' | 'l2-alignment';
 
 const RESOURCE_SCORERS: Record<ResourcePolicy, () => ScorePlugin> = {
+  'first-fit': firstFit,
   'most-allocated': mostAllocated,
   'least-allocated': leastAllocated,
   'dot-product': dotProductAlignment,

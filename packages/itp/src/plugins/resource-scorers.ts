@@ -84,3 +84,18 @@ export function l2Alignment(): ScorePlugin {
     (v) => 100 * (1 - v),
   );
 }
+
+/** First fit (baseline): the feasible host with the lowest index wins. */
+export function firstFit(): ScorePlugin {
+  return {
+    name: 'first-fit',
+    score: (_ctx, host) => -host,
+    normalize(_ctx, _hosts, scores) {
+      // Rank, not distance: only the first feasible host scores 100.
+      let best = 0;
+      for (let i = 1; i < scores.length; i++) if (scores[i]! > scores[best]!) best = i;
+      scores.fill(0);
+      if (scores.length > 0) scores[best] = 100;
+    },
+  };
+}
