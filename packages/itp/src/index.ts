@@ -24,3 +24,4 @@ export * from './memory-capacity-ledger.js';
 export * from './ledger-binding.js';
 export * from './workload/parameters.js';
 export * from './workload/generator.js';
+export * from './plugins/learned-scorer.js';
