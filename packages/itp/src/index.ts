@@ -25,3 +25,4 @@ export * from './ledger-binding.js';
 export * from './workload/parameters.js';
 export * from './workload/generator.js';
 export * from './plugins/learned-scorer.js';
+export * from './rebalance-planner.js';
