@@ -26,3 +26,4 @@ export * from './workload/parameters.js';
 export * from './workload/generator.js';
 export * from './plugins/learned-scorer.js';
 export * from './rebalance-planner.js';
+export * from './batch-packer.js';
