@@ -22,6 +22,10 @@
  *    still filling up, so the table also prints the utilisation reached. First fit, best
  *    fit (indexed and full scan), spread, dot-product and L2 side by side.
  *
+ * 3. Rebalancing: 200 hosts filled to ~30% CPU by the spread policy (a
+ *    fragmented cluster), then `planRebalance` with budgets of 50, 200 and
+ *    1,000 migrations: hosts freed, and hosts freed per migration.
+ *
  * Prints tables and writes results/itp.json.
  * Run: `npx tsx bench/src/itp.ts` (about 1-2 minutes).
  */
@@ -34,6 +38,7 @@ import {
   HUAWEI_EAST_1,
   PlacementPipeline,
   type PlacementProfile,
+  planRebalance,
   type ResourcePolicy,
   resourceProfile,
 } from '@novacron/itp';
@@ -340,6 +345,47 @@ console.log(
   `target: default ${def.gapPercent}% above the lower bound (need <= 3%: ${def.gapPercent <= 3 ? 'met' : 'MISSED'})`,
 );
 
+// ---------------------------------------------------------------- rebalancing
+
+const rebalanceRows: {
+  budget: number;
+  migrations: number;
+  freedHosts: number;
+  freedPerMigration: number;
+  planMs: number;
+}[] = [];
+{
+  const hosts: PlacementHost[] = Array.from({ length: 200 }, (_, i) => ({
+    id: `h${i}`,
+    zone: `z${i % 10}`,
+    capacity: { cpuMillis: HOST_CPU, memoryBytes: HOST_MEM },
+  }));
+  const p = new PlacementPipeline({ hosts, profiles: [resourceProfile('least-allocated')] });
+  const rng = seededRng('itp-rebalance');
+  let cpu = 0;
+  for (let i = 0; cpu < 0.3 * 200 * HOST_CPU; i++) {
+    const r = huaweiRequest(rng, `r${i}`);
+    const d = await p.place({
+      ...r,
+      resources: { cpuMillis: r.resources.cpuMillis, memoryBytes: r.resources.memoryBytes },
+    });
+    if (d.hostId !== undefined) cpu += r.resources.cpuMillis;
+  }
+  for (const budget of [50, 200, 1000]) {
+    const t0 = performance.now();
+    const plan = planRebalance(p.snapshot, { maxMigrations: budget });
+    rebalanceRows.push({
+      budget,
+      migrations: plan.migrations.length,
+      freedHosts: plan.freedHosts.length,
+      freedPerMigration: Number((plan.freedHosts.length / Math.max(1, plan.migrations.length)).toFixed(3)),
+      planMs: Math.round(performance.now() - t0),
+    });
+  }
+  console.log(`\nRebalancing: 200 hosts of 64 vCPU / 256 GiB, ~30% CPU placed by spread, ${p.snapshot.vms.size} VMs`);
+  console.table(rebalanceRows);
+}
+
 const load = loadavg()[0]!;
 const out = {
   benchmark: 'itp',
@@ -354,6 +400,7 @@ const out = {
     rows: churnRows,
     target: { needGapPercent: 3, got: def.gapPercent, met: def.gapPercent <= 3 },
   },
+  rebalance: { hosts: 200, fill: 0.3, rows: rebalanceRows },
 };
 const dir = new URL('../results/', import.meta.url);
 mkdirSync(dir, { recursive: true });

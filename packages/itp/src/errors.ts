@@ -17,6 +17,8 @@ export const ItpErrorCode = {
   UNKNOWN_HOST: 'ITP_UNKNOWN_HOST',
   /** A gang could not be placed as a whole; nothing of it was kept. */
   GANG_UNSCHEDULABLE: 'ITP_GANG_UNSCHEDULABLE',
+  /** An escrow journal record is not valid JSON of a known kind (a torn tail is truncated instead). */
+  ESCROW_JOURNAL_CORRUPT: 'ITP_ESCROW_JOURNAL_CORRUPT',
   /** A policy or pipeline configuration is invalid (unknown profile, no plugins, bad weights). */
   INVALID_CONFIG: 'ITP_INVALID_CONFIG',
 } as const;

@@ -27,3 +27,4 @@ export * from './workload/generator.js';
 export * from './plugins/learned-scorer.js';
 export * from './rebalance-planner.js';
 export * from './batch-packer.js';
+export * from './escrow-journal.js';

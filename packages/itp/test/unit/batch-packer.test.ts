@@ -13,8 +13,8 @@ const vm = (id: string, cpu: number, extra: Partial<PlacementRequest> = {}): Pla
 });
 
 describe('batch packer', () => {
-  it('finds the optimum where first fit in arrival order does not', () => {
-    // 6+4 and 6+4 and 5+5 fill three hosts exactly; arrival order 5,5,6,6,4,4 with first fit would need four.
+  it('finds an optimal packing and proves it with the bound', () => {
+    // 6+4, 6+4 and 5+5 fill three hosts exactly, which the volume bound proves optimal.
     const reqs = [vm('a', 5000), vm('b', 5000), vm('c', 6000), vm('d', 6000), vm('e', 4000), vm('f', 4000)];
     const r = packBatch(hosts, reqs, { budgetMs: 100, clock: new ManualClock(), rng: seededRng(1), maxAttempts: 200 });
     expect(r.lowerBound).toBe(3);
