@@ -307,12 +307,14 @@ const speedTargets = {
   placementsPerSecond: { need: 10_000, got: base.perSecond, met: base.perSecond >= 10_000 },
   p99Ms: { need: 2, got: base.p99Ms, met: base.p99Ms <= 2 },
   antiAffinitySlowdown: { need: 2, got: Number(antiSlowdown.toFixed(2)), met: antiSlowdown <= 2 },
+  // The median ratio shrugs off GC and scheduler pauses of a shared machine; the rate ratio above is the target.
+  antiAffinityP50Ratio: Number((anti.p50Ms / base.p50Ms).toFixed(2)),
   fullScanAntiAffinitySlowdown: Number(scanAntiSlowdown.toFixed(2)),
 };
 console.log(
   `targets: ${base.perSecond}/s (need >= 10,000: ${speedTargets.placementsPerSecond.met ? 'met' : 'MISSED'}), p99 ${base.p99Ms} ms (need <= 2: ${
     speedTargets.p99Ms.met ? 'met' : 'MISSED'
-  }), anti-affinity ${antiSlowdown.toFixed(2)}x slower (need <= 2x: ${speedTargets.antiAffinitySlowdown.met ? 'met' : 'MISSED'}; full scan: ${scanAntiSlowdown.toFixed(2)}x)`,
+  }), anti-affinity ${antiSlowdown.toFixed(2)}x slower (need <= 2x: ${speedTargets.antiAffinitySlowdown.met ? 'met' : 'MISSED'}; p50 ratio ${speedTargets.antiAffinityP50Ratio}x; full scan: ${scanAntiSlowdown.toFixed(2)}x)`,
 );
 
 const policies: [string, PlacementProfile][] = [

@@ -5,7 +5,8 @@ import { matchesSelector } from '../label-selector.js';
 interface Probe {
   readonly counts: Map<number, number>;
   readonly domains: Int32Array;
-  readonly reason: string;
+  /** Builds the rejection reason; only called for hosts that are rejected, so the hot path allocates no strings. */
+  readonly reason: () => string;
 }
 
 interface AffinityCycle {
@@ -13,11 +14,10 @@ interface AffinityCycle {
   readonly need: Probe[];
   /** Host must have none in its domain for each of these. */
   readonly avoid: Probe[];
-  /** A required affinity term whose peers exist nowhere (and the VM is not its own peer): nothing can satisfy it. */
-  readonly unsatisfiable?: string;
 }
 
 const KEY = 'itp/required-affinity';
+const NOTHING: AffinityCycle = { need: [], avoid: [] };
 
 function selfMatches(ctx: PlacementContext, term: AffinityTerm): boolean {
   const r = ctx.request;
@@ -49,16 +49,29 @@ export function requiredAffinity(): { preFilter: PreFilterPlugin; filter: Filter
           if (selfMatches(ctx, term)) continue;
           return { ok: false, reason: `no placed VM matches required affinity to ${describe(term)} (${term.scope})` };
         }
-        need.push({ ...probe, reason: `no ${describe(term)} peer in this ${term.scope}` });
+        need.push({
+          counts: probe.counts,
+          domains: probe.domains,
+          reason: () => `no ${describe(term)} peer in this ${term.scope}`,
+        });
       }
       for (const term of ctx.request.antiAffinity?.required ?? []) {
         const probe = state.peerProbe(term);
-        if (probe) avoid.push({ ...probe, reason: `${describe(term)} peer already in this ${term.scope}` });
+        if (probe)
+          avoid.push({
+            counts: probe.counts,
+            domains: probe.domains,
+            reason: () => `${describe(term)} peer already in this ${term.scope}`,
+          });
       }
       for (const h of state.holderProbes(ctx.request))
-        avoid.push({ ...h, reason: `a placed VM requires no ${describe(h.term)} peer in its ${h.term.scope}` });
+        avoid.push({
+          counts: h.counts,
+          domains: h.domains,
+          reason: () => `a placed VM requires no ${describe(h.term)} peer in its ${h.term.scope}`,
+        });
       const cycle: AffinityCycle = { need, avoid };
-      ctx.cycle.set(KEY, cycle);
+      ctx.cycle.set(KEY, need.length === 0 && avoid.length === 0 ? NOTHING : cycle);
       return { ok: true };
     },
   };
@@ -77,11 +90,11 @@ export function requiredAffinity(): { preFilter: PreFilterPlugin; filter: Filter
       }
       for (const p of c.need) {
         const d = p.domains[host]!;
-        if (d < 0 || !p.counts.has(d)) return p.reason;
+        if (d < 0 || !p.counts.has(d)) return p.reason();
       }
       for (const p of c.avoid) {
         const d = p.domains[host]!;
-        if (d >= 0 && p.counts.has(d)) return p.reason;
+        if (d >= 0 && p.counts.has(d)) return p.reason();
       }
       return undefined;
     },
