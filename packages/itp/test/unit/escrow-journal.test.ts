@@ -79,4 +79,22 @@ describe('escrow journal', () => {
       code: ItpErrorCode.ESCROW_JOURNAL_CORRUPT,
     });
   });
+
+  it('reads the example of docs/protocol/itp-escrow-journal.md', async () => {
+    const io = new CrashConsistentFileIO(seededRng(1));
+    await io.mkdir('/s');
+    const text = [
+      'dbfb2211\t{"seq":1,"op":"grant","hostId":"h1","resources":{"cpuMillis":4000,"memoryBytes":0}}',
+      '4eb6511c\t{"seq":2,"op":"consume","vmId":"a","hostId":"h1","resources":{"cpuMillis":1000,"memoryBytes":0}}',
+      'ecc22264\t{"seq":3,"op":"ack","of":2}',
+      '',
+    ].join('\n');
+    const fh = await io.open('/s/j.log', 'w');
+    await fh.write(new TextEncoder().encode(text));
+    await fh.close();
+    const site = await EscrowSite.open({ site: 'edge', io, path: '/s/j.log' });
+    expect(site.remaining('h1').cpuMillis).toBe(3000);
+    expect(site.pending).toBe(0);
+    await site.close();
+  });
 });
