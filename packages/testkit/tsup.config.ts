@@ -7,10 +7,14 @@ export default packageConfig(
   {
     // ESM only: these import vitest, which cannot be loaded with require().
     'vitest': 'src/vitest.ts',
+    'compliance/capacity-ledger': 'src/compliance/capacity-ledger.ts',
     'compliance/chunk-codec': 'src/compliance/chunk-codec.ts',
     'compliance/clock': 'src/compliance/clock.ts',
     'compliance/file-io': 'src/compliance/file-io.ts',
     'compliance/peer-network': 'src/compliance/peer-network.ts',
+    'compliance/placement': 'src/compliance/placement.ts',
+    'compliance/predictor': 'src/compliance/predictor.ts',
+    'compliance/rate-allocator': 'src/compliance/rate-allocator.ts',
     'compliance/stream-transport': 'src/compliance/stream-transport.ts',
   },
 );

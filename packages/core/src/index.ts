@@ -50,5 +50,8 @@ export * from './predict/predictor.js';
 export * from './predict/rate-allocator.js';
 
 // #10 itp: placement plugins, capacity ledger
+export * from './placement/placement-model.js';
+export * from './placement/placement-plugins.js';
+export * from './placement/capacity-ledger.js';
 
 // #11 providers: VmProvider

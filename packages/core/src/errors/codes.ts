@@ -55,6 +55,15 @@ export const CoreErrorCode = {
   PREDICTOR_STATE_INVALID: 'CORE_PREDICTOR_STATE_INVALID',
   /** A rate allocation request is malformed (duplicate flow ids, lower bound above mean, ...). */
   ALLOCATION_INVALID: 'CORE_ALLOCATION_INVALID',
+  // #10 itp: capacity ledger
+  /** A ledger reservation does not fit in the pool it draws on (shared or a site's escrow). */
+  LEDGER_INSUFFICIENT: 'CORE_LEDGER_INSUFFICIENT',
+  /** A host's generation moved on since the caller read it: another placer got there first. */
+  LEDGER_CONFLICT: 'CORE_LEDGER_CONFLICT',
+  /** A ledger operation named a host the ledger does not know. */
+  LEDGER_UNKNOWN_HOST: 'CORE_LEDGER_UNKNOWN_HOST',
+  /** A reservation id is unknown, already committed, rolled back or expired. */
+  LEDGER_UNKNOWN_RESERVATION: 'CORE_LEDGER_UNKNOWN_RESERVATION',
 } as const;
 
 /** Union of every code in {@link CoreErrorCode}. */

@@ -1,0 +1,143 @@
+import { assertInteger, assertNumber, NovacronError, type PlacementRequest, type Rng } from '@novacron/core';
+import { ItpErrorCode } from '../errors.js';
+import type { WorkloadPreset } from './parameters.js';
+
+/** One event of a synthetic workload. */
+export type WorkloadEvent =
+  | {
+      /** Seconds since the start. */
+      readonly time: number;
+      /** A VM asks to be placed. */
+      readonly kind: 'arrive';
+      /** The placement request (demand from the preset's mix). */
+      readonly request: PlacementRequest;
+      /** Name of its VM type. */
+      readonly type: string;
+    }
+  | {
+      /** Seconds since the start. */
+      readonly time: number;
+      /** A VM leaves (its lifetime ran out). */
+      readonly kind: 'depart';
+      /** The departing VM. */
+      readonly vmId: string;
+    };
+
+/** Options of {@link generateWorkload}. */
+export interface WorkloadOptions {
+  /** VM mix and lifetime model. */
+  readonly preset: WorkloadPreset;
+  /** Seeded randomness (same seed, same stream). */
+  readonly rng: Rng;
+  /** Number of arrivals. */
+  readonly arrivals: number;
+  /** Poisson arrival rate per second; see {@link arrivalRateFor} to size it for a target utilisation. */
+  readonly ratePerSecond: number;
+  /** Prefix of VM ids (default `vm`). */
+  readonly idPrefix?: string;
+}
+
+/** Mean vCPUs of a preset's mix. */
+export function meanVcpus(preset: WorkloadPreset): number {
+  return preset.types.reduce((a, t) => a + t.share * t.vcpus, 0);
+}
+
+/** Mean lifetime in seconds of the (capped) log-normal model, by numeric integration of the cap. */
+export function meanLifetimeSeconds(preset: WorkloadPreset): number {
+  const { medianSeconds: m, sigma: s, maxSeconds: cap } = preset.lifetime;
+  // E[min(L, cap)] for L = m·e^{sZ}: integrate over the normal quantiles.
+  const steps = 20_000;
+  let acc = 0;
+  for (let i = 0; i < steps; i++) {
+    const u = (i + 0.5) / steps;
+    acc += Math.min(cap, m * Math.exp(s * normalQuantile(u)));
+  }
+  return acc / steps;
+}
+
+/**
+ * The Poisson rate that keeps, by Little's law, a mean of `utilisation` of
+ * `totalVcpus` busy at steady state: λ = u·C / (E[vCPU]·E[lifetime]).
+ */
+export function arrivalRateFor(preset: WorkloadPreset, totalVcpus: number, utilisation: number): number {
+  assertNumber('totalVcpus', totalVcpus, { min: Number.MIN_VALUE });
+  assertNumber('utilisation', utilisation, { min: Number.MIN_VALUE, max: 1 });
+  return (utilisation * totalVcpus) / (meanVcpus(preset) * meanLifetimeSeconds(preset));
+}
+
+/** Acklam's rational approximation of the standard normal quantile (relative error < 1.2e-9). */
+function normalQuantile(p: number): number {
+  const a = [
+    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239,
+  ];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [
+    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+    2.938163982698783,
+  ];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const lo = 0.02425;
+  if (p < lo) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    return (
+      (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) /
+      ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1)
+    );
+  }
+  if (p > 1 - lo) return -normalQuantile(1 - p);
+  const q = p - 0.5;
+  const r = q * q;
+  return (
+    ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) /
+    (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1)
+  );
+}
+
+/** A uniform draw in (0, 1), never 0 (logs and quantiles need that). */
+const open01 = (rng: Rng) => (rng.nextUint32() + 0.5) / 4294967296;
+
+/**
+ * A synthetic VM stream: Poisson arrivals at `ratePerSecond`, sizes drawn
+ * from the preset's mix, log-normal lifetimes (capped), departures
+ * interleaved in time order. Deterministic for a given seed.
+ */
+export function generateWorkload(options: WorkloadOptions): WorkloadEvent[] {
+  const { preset, rng, arrivals, ratePerSecond } = options;
+  assertInteger('arrivals', arrivals, { min: 0, max: 10_000_000 });
+  assertNumber('ratePerSecond', ratePerSecond, { min: Number.MIN_VALUE });
+  const total = preset.types.reduce((a, t) => a + t.share, 0);
+  if (preset.types.length === 0 || Math.abs(total - 1) > 1e-9)
+    throw new NovacronError(ItpErrorCode.INVALID_CONFIG, `preset ${preset.name}: shares must sum to 1 (got ${total})`, {
+      details: {},
+    });
+  const prefix = options.idPrefix ?? 'vm';
+  const cumulative: number[] = [];
+  let acc = 0;
+  for (const t of preset.types) {
+    acc += t.share;
+    cumulative.push(acc);
+  }
+  const events: WorkloadEvent[] = [];
+  let time = 0;
+  for (let i = 0; i < arrivals; i++) {
+    time += -Math.log(open01(rng)) / ratePerSecond;
+    const u = rng.next();
+    let k = cumulative.findIndex((c) => u < c);
+    if (k < 0) k = preset.types.length - 1;
+    const type = preset.types[k]!;
+    const life = Math.min(
+      preset.lifetime.maxSeconds,
+      preset.lifetime.medianSeconds * Math.exp(preset.lifetime.sigma * normalQuantile(open01(rng))),
+    );
+    const id = `${prefix}${i}`;
+    events.push({
+      time,
+      kind: 'arrive',
+      type: type.name,
+      request: { id, resources: { cpuMillis: type.vcpus * 1000, memoryBytes: type.memoryGiB * 2 ** 30 } },
+    });
+    events.push({ time: time + life, kind: 'depart', vmId: id });
+  }
+  // Stable sort: at equal times an arrival stays before its own departure.
+  return events.sort((a, b) => a.time - b.time);
+}
