@@ -50,3 +50,4 @@ export * from './checksum.js';
 // #10 itp: placement plugins, capacity ledger
 
 // #11 providers: VmProvider
+export * from './providers/vm-provider.js';
