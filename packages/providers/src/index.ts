@@ -10,3 +10,6 @@ export * from './event-hub.js';
 export * from './memory/page-image.js';
 export * from './memory/dirty-model.js';
 export * from './memory/memory-provider.js';
+export * from './errors.js';
+export * from './qemu/qmp-messages.js';
+export * from './qemu/qmp-client.js';
