@@ -13,3 +13,6 @@ export * from './memory/memory-provider.js';
 export * from './errors.js';
 export * from './qemu/qmp-messages.js';
 export * from './qemu/qmp-client.js';
+export * from './qemu/qemu-process.js';
+export * from './qemu/stream-pump.js';
+export * from './qemu/qemu-provider.js';
