@@ -16,3 +16,4 @@ export * from './qemu/qmp-client.js';
 export * from './qemu/qemu-process.js';
 export * from './qemu/stream-pump.js';
 export * from './qemu/qemu-provider.js';
+export * from './qemu/heartbeat-monitor.js';

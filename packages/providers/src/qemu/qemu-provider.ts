@@ -635,15 +635,17 @@ export class QemuProvider implements VmProvider, Startable {
             error: q['error-desc'],
           });
         await new Promise<void>((resolve, reject) => {
-          const timer = this.#clock.setTimeout(resolve, intervalMs);
-          wake = () => {
+          const finish = () => {
             timer.cancel();
+            signal.removeEventListener('abort', onAbort);
             resolve();
           };
           const onAbort = () => {
             timer.cancel();
             reject(signal.reason);
           };
+          const timer = this.#clock.setTimeout(finish, intervalMs);
+          wake = finish;
           if (signal.aborted) onAbort();
           else signal.addEventListener('abort', onAbort, { once: true });
         });
