@@ -197,7 +197,7 @@ export class QemuProvider implements VmProvider, Startable {
   }
 
   probe(options?: OperationOptions): Promise<ProviderCapabilities> {
-    return this.#runner.run('probe', undefined, null, options, async (signal) => {
+    return this.#run('probe', undefined, null, options, async (signal) => {
       this.#capabilities ??= this.#probe(signal);
       try {
         return await this.#capabilities;
@@ -209,7 +209,7 @@ export class QemuProvider implements VmProvider, Startable {
   }
 
   listHosts(options?: OperationOptions): Promise<ProviderHost[]> {
-    return this.#runner.run('listHosts', undefined, null, options, async () => {
+    return this.#run('listHosts', undefined, null, options, async () => {
       const capacity = this.#init.host?.capacity ?? { cpuMillis: cpus().length * 1000, memoryBytes: totalmem() };
       let allocated = ZERO_RESOURCES;
       for (const vm of this.#vms.values()) allocated = addResources(allocated, vm.request.spec.resources);
@@ -227,7 +227,7 @@ export class QemuProvider implements VmProvider, Startable {
 
   createVm(request: VmCreateRequest, options?: OperationOptions): Promise<VmInfo> {
     const id = (request as { spec?: { id?: unknown } } | undefined)?.spec?.id;
-    return this.#runner.run('createVm', typeof id === 'string' ? id : undefined, request, options, async (signal) => {
+    return this.#run('createVm', typeof id === 'string' ? id : undefined, request, options, async (signal) => {
       const config = this.#validateCreate(request);
       const vmId = request.spec.id;
       if (this.#vms.has(vmId)) throw providerError(ProviderErrorCode.Conflict, `VM ${vmId} already exists`, { vmId });
@@ -266,11 +266,11 @@ export class QemuProvider implements VmProvider, Startable {
   }
 
   getVm(vmId: string, options?: OperationOptions): Promise<VmInfo> {
-    return this.#runner.run('getVm', undefined, vmId, options, async () => this.#info(vmId, this.#vm(vmId)));
+    return this.#run('getVm', undefined, vmId, options, async () => this.#info(vmId, this.#vm(vmId)));
   }
 
   listVms(hostId?: string, options?: OperationOptions): Promise<VmInfo[]> {
-    return this.#runner.run('listVms', undefined, hostId ?? null, options, async () =>
+    return this.#run('listVms', undefined, hostId ?? null, options, async () =>
       hostId !== undefined && hostId !== this.#hostId
         ? []
         : [...this.#vms.entries()].map(([id, vm]) => this.#info(id, vm)),
@@ -307,7 +307,7 @@ export class QemuProvider implements VmProvider, Startable {
   }
 
   deleteVm(vmId: string, options?: OperationOptions): Promise<void> {
-    return this.#runner.run('deleteVm', vmId, vmId, options, async () => {
+    return this.#run('deleteVm', vmId, vmId, options, async () => {
       const vm = this.#vm(vmId);
       await this.#terminate(vm);
       await rm(vm.dir, { recursive: true, force: true });
@@ -317,7 +317,7 @@ export class QemuProvider implements VmProvider, Startable {
   }
 
   snapshotVm(vmId: string, options?: OperationOptions): Promise<SnapshotInfo> {
-    return this.#runner.run('snapshotVm', vmId, vmId, options, async (signal) => {
+    return this.#run('snapshotVm', vmId, vmId, options, async (signal) => {
       const vm = this.#vm(vmId);
       this.#require(vmId, vm, ['running', 'paused'], 'snapshot');
       const qmp = vm.proc!.qmp;
@@ -338,7 +338,7 @@ export class QemuProvider implements VmProvider, Startable {
   }
 
   listSnapshots(vmId: string, options?: OperationOptions): Promise<SnapshotInfo[]> {
-    return this.#runner.run('listSnapshots', vmId, vmId, options, async () => [...this.#vm(vmId).snapshots]);
+    return this.#run('listSnapshots', vmId, vmId, options, async () => [...this.#vm(vmId).snapshots]);
   }
 
   restoreVm(vmId: string, snapshotId: string, options?: OperationOptions): Promise<VmInfo> {
@@ -366,7 +366,7 @@ export class QemuProvider implements VmProvider, Startable {
 
   migrateSend(vmId: string, stream: Duplex, options: StreamMigrationOptions = {}): Promise<MigrationResult> {
     const request = [vmId, options.capabilities ?? null, options.parameters ?? null];
-    return this.#runner.run('migrateSend', vmId, request, options, async (signal) => {
+    return this.#run('migrateSend', vmId, request, options, async (signal) => {
       const vm = this.#vm(vmId);
       this.#require(vmId, vm, ['running', 'paused'], 'migrateSend');
       const started = this.#clock.now();
@@ -403,7 +403,7 @@ export class QemuProvider implements VmProvider, Startable {
 
   migrateReceive(vmId: string, stream: Duplex, options: StreamMigrationOptions = {}): Promise<MigrationResult> {
     const request = [vmId, options.capabilities ?? null, options.parameters ?? null];
-    return this.#runner.run('migrateReceive', vmId, request, options, async (signal) => {
+    return this.#run('migrateReceive', vmId, request, options, async (signal) => {
       const vm = this.#vm(vmId);
       this.#require(vmId, vm, ['incoming'], 'migrateReceive');
       const qmp = vm.proc!.qmp;
@@ -458,6 +458,24 @@ export class QemuProvider implements VmProvider, Startable {
     return this.#events.on(listener);
   }
 
+  /** Runs an operation through the runner, mapping QMP and process failures onto the taxonomy. */
+  #run<T>(
+    name: string,
+    lockKey: string | undefined,
+    request: unknown,
+    options: OperationOptions | undefined,
+    body: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const vmId = typeof lockKey === 'string' ? lockKey : '';
+    return this.#runner.run(name, lockKey, request, options, async (signal) => {
+      try {
+        return await body(signal);
+      } catch (err) {
+        throw this.#mapError(err, vmId);
+      }
+    });
+  }
+
   #refuse<T>(op: VmOperation): Promise<T> {
     return Promise.reject(unsupportedOperation(this.name, op));
   }
@@ -470,7 +488,7 @@ export class QemuProvider implements VmProvider, Startable {
     options: OperationOptions | undefined,
     body: (vm: QemuVm, signal: AbortSignal) => Promise<void>,
   ): Promise<VmInfo> {
-    return this.#runner.run(name, vmId, vmId, options, async (signal) => {
+    return this.#run(name, vmId, vmId, options, async (signal) => {
       const vm = this.#vm(vmId);
       this.#require(vmId, vm, from, name);
       try {
