@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** Benchmark programs in this folder, run in this order. */
-const BENCHES = ['checksum.ts', 'checker.ts', 'sim-speed.ts'];
+const BENCHES = ['checksum.ts', 'checker.ts', 'sim-speed.ts', 'qemu-migration.ts'];
 
 const filters = process.argv.slice(2);
 const selected = BENCHES.filter((b) => filters.length === 0 || filters.some((f) => b.includes(f)));
