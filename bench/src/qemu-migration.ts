@@ -81,19 +81,22 @@ async function direct(): Promise<Row> {
     await monitor.waitFor(300);
     await monitor.attach('dst', join(dir, 'dst.serial'));
     await dst.qmp.execute('migrate-incoming', { uri: 'tcp:127.0.0.1:0' });
-    const incoming = await dst.qmp.execute<{ socket?: { port: string }[] }>('query-migrate');
-    const port = incoming.socket?.[0]?.port;
+    const incoming = await dst.qmp.execute<{ 'socket-address'?: { port: string }[] }>('query-migrate');
+    const port = incoming['socket-address']?.[0]?.port;
+    if (!port) throw new Error(`destination did not report its port: ${JSON.stringify(incoming)}`);
     const started = clock.now();
     await src.qmp.execute('migrate', { uri: `tcp:127.0.0.1:${port}` });
     let q: { status?: string; downtime?: number; ram?: { transferred?: number } };
     for (;;) {
       q = await src.qmp.execute('query-migrate');
-      if (q.status === 'completed' || q.status === 'failed') break;
+      if (q.status === 'completed') break;
+      if (q.status === 'failed') throw new Error(`direct migration failed: ${JSON.stringify(q)}`);
       await clock.sleep(20);
     }
     for (;;) {
       const d = await dst.qmp.execute<{ status?: string }>('query-migrate');
       if (d.status === 'completed') break;
+      if (d.status === 'failed') throw new Error('direct migration failed on the destination');
       await clock.sleep(5);
     }
     await dst.qmp.execute('cont');
