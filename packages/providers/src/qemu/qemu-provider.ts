@@ -46,6 +46,7 @@ import { ProvidersErrorCode } from '../errors.js';
 import { EventHub } from '../event-hub.js';
 import { OperationRunner } from '../operation-runner.js';
 import { QemuProcess } from './qemu-process.js';
+import type { QmpClient } from './qmp-client.js';
 import { pumpDuplexToSocket, pumpSocketToDuplex } from './stream-pump.js';
 
 const execFileAsync = promisify(execFile);
@@ -189,6 +190,15 @@ export class QemuProvider implements VmProvider, Startable {
   /** Process ids of the QEMU processes alive now (for leak checks). */
   get livePids(): number[] {
     return [...this.#processes].filter((p) => !p.hasExited && p.pid !== undefined).map((p) => p.pid!);
+  }
+
+  /**
+   * The QMP connection of a VM's running QEMU (`undefined` when none runs):
+   * an escape hatch for QEMU features the contract does not cover. Commands
+   * that change run state behind the provider's back make its view stale.
+   */
+  qmp(vmId: string): QmpClient | undefined {
+    return this.#vm(vmId).proc?.qmp;
   }
 
   /** Path of a VM's serial-port socket (config `serialSocket: true`), for reading the guest console. */

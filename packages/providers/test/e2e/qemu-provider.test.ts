@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreErrorCode, ProviderErrorCode, type ProviderEvent, systemClock } from '@novacron/core';
@@ -144,5 +144,35 @@ describe('QemuProvider', () => {
     // The VM lock is released once QEMU has cancelled.
     expect((await provider.getVm('src')).state).toBe('running');
     expect((await provider.pauseVm('src')).state).toBe('paused');
+  });
+});
+
+describe('QemuProvider guest RAM from a file', () => {
+  it('loads the file into guest memory (read back with pmemsave)', async () => {
+    const workDir = mkdtempSync(join(tmpdir(), 'nc-qemu-ram-'));
+    const provider = new QemuProvider({ clock: systemClock(), workDir: join(workDir, 'vms') });
+    await provider.start();
+    try {
+      const ram = Buffer.alloc(32 * MiB);
+      for (let i = 0; i < ram.length; i += 4) ram.writeUInt32LE((i * 2654435761) >>> 0, i);
+      const ramFile = join(workDir, 'ram.bin');
+      writeFileSync(ramFile, ram);
+      await provider.createVm({
+        spec: { id: 'r', resources: { cpuMillis: 1000, memoryBytes: 32 * MiB } },
+        hostId: 'local',
+        config: { ramFile },
+      });
+      await provider.startVm('r');
+      await provider.pauseVm('r');
+      // 24 MiB is above anything the firmware touches in a 32 MiB guest that never boots an OS.
+      const dump = join(workDir, 'dump.bin');
+      await provider.qmp('r')!.execute('pmemsave', { val: 24 * MiB, size: 64 * 1024, filename: dump });
+      expect(Buffer.compare(readFileSync(dump), ram.subarray(24 * MiB, 24 * MiB + 64 * 1024))).toBe(0);
+      // The mapping is private: the guest's writes never reach the file.
+      expect(Buffer.compare(readFileSync(ramFile), ram)).toBe(0);
+    } finally {
+      await provider.stop();
+      rmSync(workDir, { recursive: true, force: true });
+    }
   });
 });
