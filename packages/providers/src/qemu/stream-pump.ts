@@ -2,14 +2,22 @@ import type { Socket } from 'node:net';
 import type { Duplex } from '@novacron/core';
 
 /**
- * Copies a socket's bytes into a {@link Duplex}, reading no further while a
- * write is pending, so the socket's sender (QEMU) is held back by the
- * caller's transport exactly as by a real network path. Resolves with the
- * byte count when the socket ends (after half-closing the duplex).
+ * Copies a socket's bytes into a {@link Duplex}, stopping reading while
+ * more than `maxPendingBytes` of writes are unacknowledged by the duplex,
+ * so the socket's sender (QEMU) is held back by the caller's transport as
+ * by a real network path, with at most that much slack in between.
+ * Resolves with the byte count when the socket ends (after half-closing the
+ * duplex).
  */
-export function pumpSocketToDuplex(socket: Socket, stream: Duplex, signal: AbortSignal): Promise<number> {
+export function pumpSocketToDuplex(
+  socket: Socket,
+  stream: Duplex,
+  signal: AbortSignal,
+  maxPendingBytes = 256 * 1024,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     let bytes = 0;
+    let pending = 0;
     let writing = Promise.resolve();
     let failed = false;
     const fail = (err: unknown) => {
@@ -25,12 +33,15 @@ export function pumpSocketToDuplex(socket: Socket, stream: Duplex, signal: Abort
     }
     signal.addEventListener('abort', onAbort, { once: true });
     socket.on('data', (chunk: Buffer) => {
-      socket.pause();
       bytes += chunk.length;
+      pending += chunk.length;
+      if (pending > maxPendingBytes) socket.pause();
+      // Writes stay in order: each starts after the previous one was accepted.
       writing = writing
         .then(() => stream.write(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)))
         .then(() => {
-          if (!failed) socket.resume();
+          pending -= chunk.length;
+          if (!failed && pending <= maxPendingBytes && socket.isPaused()) socket.resume();
         }, fail);
     });
     socket.on('error', fail);
