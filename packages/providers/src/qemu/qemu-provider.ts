@@ -266,6 +266,7 @@ export class QemuProvider implements VmProvider, Startable {
         if (config.diskBytes !== undefined) await this.#createDisk(vm, signal);
         if (request.incoming) await this.#launch(vmId, vm, true, signal);
       } catch (err) {
+        await this.#terminate(vm);
         this.#vms.delete(vmId);
         await rm(dir, { recursive: true, force: true });
         throw this.#mapError(err, vmId);
@@ -290,7 +291,13 @@ export class QemuProvider implements VmProvider, Startable {
   startVm(vmId: string, options?: OperationOptions): Promise<VmInfo> {
     return this.#op('startVm', vmId, ['stopped'], options, async (vm, signal) => {
       await this.#launch(vmId, vm, false, signal);
-      await vm.proc!.qmp.execute('cont', undefined, { signal });
+      try {
+        await vm.proc!.qmp.execute('cont', undefined, { signal });
+      } catch (err) {
+        // A start that did not finish leaves the VM stopped, with no process.
+        await this.#terminate(vm);
+        throw err;
+      }
       this.#setState(vmId, vm, 'running');
     });
   }
@@ -364,11 +371,18 @@ export class QemuProvider implements VmProvider, Startable {
             snapshotId,
           });
         await this.#terminate(vm);
+        if (vm.state !== 'stopped') this.#setState(vmId, vm, 'stopped');
         await this.#launch(vmId, vm, true, signal);
         const qmp = vm.proc!.qmp;
-        const done = this.#waitMigration(vm, signal);
-        await qmp.execute('migrate-incoming', { uri: `file:${join(vm.dir, `${snapshotId}.migstream`)}` }, { signal });
-        await done;
+        try {
+          const done = this.#waitMigration(vm, signal);
+          done.catch(() => undefined);
+          await qmp.execute('migrate-incoming', { uri: `file:${join(vm.dir, `${snapshotId}.migstream`)}` }, { signal });
+          await done;
+        } catch (err) {
+          await this.#terminate(vm);
+          throw err;
+        }
         this.#setState(vmId, vm, 'paused');
       },
     );

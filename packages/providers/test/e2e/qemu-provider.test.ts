@@ -75,6 +75,32 @@ describe('QemuProvider', () => {
     await provider.deleteVm('v');
   });
 
+  it('a start that times out leaves no process behind and can be retried', async () => {
+    await provider.createVm(request('t'));
+    await expectNovacronRejection(provider.startVm('t', { timeoutMs: 1 }), CoreErrorCode.TIMEOUT);
+    // The next operation on the VM waits for the timed-out one to unwind.
+    expect((await provider.getVm('t')).state).toBe('stopped');
+    expect((await provider.startVm('t')).state).toBe('running');
+    expect(provider.livePids).toHaveLength(1);
+    await provider.deleteVm('t');
+    expect(qemuProcessesUnder(workDir)).toEqual([]);
+    // Timeouts landing at different points of the start: the VM is either running with one process or stopped with none.
+    for (const timeoutMs of [5, 15, 30, 60, 120, 250]) {
+      const id = `t${timeoutMs}`;
+      await provider.createVm(request(id));
+      const outcome = await provider.startVm(id, { timeoutMs }).then(
+        () => 'ok',
+        (err: { code?: string }) => err.code,
+      );
+      expect(['ok', CoreErrorCode.TIMEOUT]).toContain(outcome);
+      await provider.listSnapshots(id); // serialized behind the start's unwinding
+      const { state } = await provider.getVm(id);
+      expect(state === 'running' ? 1 : 0).toBe(provider.livePids.length);
+      await provider.deleteVm(id);
+    }
+    expect(qemuProcessesUnder(workDir)).toEqual([]);
+  });
+
   it('rejects bad configurations with Invalid before spawning anything', async () => {
     await expectNovacronRejection(
       provider.createVm({ spec: { id: 'x', resources: { cpuMillis: 1000, memoryBytes: 1000 } }, hostId: 'local' }),
