@@ -14,6 +14,7 @@ const BENCHES = ['checksum.ts', 'checker.ts', 'sim-speed.ts', 'amst.ts'];
 const BENCHES = ['checksum.ts', 'checker.ts', 'sim-speed.ts', 'hde.ts'];
 const BENCHES = ['checksum.ts', 'checker.ts', 'sim-speed.ts', 'pba.ts'];
 const BENCHES = ['checksum.ts', 'checker.ts', 'sim-speed.ts', 'itp.ts', 'itp-batch.ts'];
+const BENCHES = ['checksum.ts', 'checker.ts', 'sim-speed.ts', 'qemu-migration.ts'];
 
 const filters = process.argv.slice(2);
 const selected = BENCHES.filter((b) => filters.length === 0 || filters.some((f) => b.includes(f)));

@@ -14,6 +14,7 @@ export default packageConfig(
     'compliance/peer-network': 'src/compliance/peer-network.ts',
     'compliance/placement': 'src/compliance/placement.ts',
     'compliance/predictor': 'src/compliance/predictor.ts',
+    'compliance/provider': 'src/compliance/provider.ts',
     'compliance/rate-allocator': 'src/compliance/rate-allocator.ts',
     'compliance/stream-transport': 'src/compliance/stream-transport.ts',
   },

@@ -55,3 +55,4 @@ export * from './placement/placement-plugins.js';
 export * from './placement/capacity-ledger.js';
 
 // #11 providers: VmProvider
+export * from './providers/vm-provider.js';

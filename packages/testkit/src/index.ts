@@ -27,3 +27,5 @@ export * from './check/history.js';
 export * from './check/model.js';
 export * from './check/linearizability.js';
 export * from './check/kv-simulation.js';
+export * from './streams/bounded-pipe.js';
+export * from './streams/socket-pipe.js';

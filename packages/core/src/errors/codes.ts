@@ -64,6 +64,19 @@ export const CoreErrorCode = {
   LEDGER_UNKNOWN_HOST: 'CORE_LEDGER_UNKNOWN_HOST',
   /** A reservation id is unknown, already committed, rolled back or expired. */
   LEDGER_UNKNOWN_RESERVATION: 'CORE_LEDGER_UNKNOWN_RESERVATION',
+  // #11 providers: the VmProvider error taxonomy (see ProviderErrorCode).
+  /** A provider has no VM, host or snapshot by the given id. */
+  PROVIDER_NOT_FOUND: 'CORE_PROVIDER_NOT_FOUND',
+  /** The operation conflicts with the VM's state or a concurrent operation, or an idempotency key was reused for a different request. */
+  PROVIDER_CONFLICT: 'CORE_PROVIDER_CONFLICT',
+  /** The backend cannot do this operation (refused before anything started). */
+  PROVIDER_UNSUPPORTED: 'CORE_PROVIDER_UNSUPPORTED',
+  /** A temporary backend failure (process crashed, control socket lost); the same request may be retried. */
+  PROVIDER_TRANSIENT: 'CORE_PROVIDER_TRANSIENT',
+  /** The host lacks the capacity (or a backend limit is reached) for the request. */
+  PROVIDER_QUOTA: 'CORE_PROVIDER_QUOTA',
+  /** The request is malformed or names a configuration the backend rejects. */
+  PROVIDER_INVALID: 'CORE_PROVIDER_INVALID',
 } as const;
 
 /** Union of every code in {@link CoreErrorCode}. */
