@@ -10,11 +10,17 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** Benchmark programs in this folder, run in this order. */
-const BENCHES = ['checksum.ts', 'checker.ts', 'sim-speed.ts', 'amst.ts'];
-const BENCHES = ['checksum.ts', 'checker.ts', 'sim-speed.ts', 'hde.ts'];
-const BENCHES = ['checksum.ts', 'checker.ts', 'sim-speed.ts', 'pba.ts'];
-const BENCHES = ['checksum.ts', 'checker.ts', 'sim-speed.ts', 'itp.ts', 'itp-batch.ts'];
-const BENCHES = ['checksum.ts', 'checker.ts', 'sim-speed.ts', 'qemu-migration.ts'];
+const BENCHES = [
+  'checksum.ts',
+  'checker.ts',
+  'sim-speed.ts',
+  'amst.ts',
+  'hde.ts',
+  'pba.ts',
+  'itp.ts',
+  'itp-batch.ts',
+  'qemu-migration.ts',
+];
 
 const filters = process.argv.slice(2);
 const selected = BENCHES.filter((b) => filters.length === 0 || filters.some((f) => b.includes(f)));
