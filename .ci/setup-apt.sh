@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages listed in .ci/apt-packages (skipping those
-# already present). Lines of the form "backports:NAME" come from
+# already present); `setup-apt.sh slow` also installs .ci/apt-packages-slow,
+# what the slow suites and benchmarks need (`pnpm test:slow`, `pnpm bench`). Lines of the form "backports:NAME" come from
 # bookworm-backports (QEMU 10: bookworm's 7.2 corrupts software-emulated
 # live migrations here), enabled for the same mirror as the main sources.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -s .ci/apt-packages ] || exit 0
-mapfile -t wanted < <(grep -v '^\s*#' .ci/apt-packages | grep -v '^\s*$' || true)
+lists=(.ci/apt-packages)
+[ "${1:-}" = slow ] && lists+=(.ci/apt-packages-slow)
+mapfile -t wanted < <(cat "${lists[@]}" | grep -v '^\s*#' | grep -v '^\s*$' || true)
 [ "${#wanted[@]}" -gt 0 ] || exit 0
 main=()
 backports=()
