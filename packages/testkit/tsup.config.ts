@@ -10,5 +10,6 @@ export default packageConfig(
     'compliance/peer-network': 'src/compliance/peer-network.ts',
     'compliance/clock': 'src/compliance/clock.ts',
     'compliance/file-io': 'src/compliance/file-io.ts',
+    'compliance/durable-log': 'src/compliance/durable-log.ts',
   },
 );

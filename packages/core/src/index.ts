@@ -44,6 +44,9 @@ export * from './checksum.js';
 // #5 amst
 
 // #6 acp raft: DurableLog, ConsensusGroup
+export * from './consensus/durable-log.js';
+export * from './consensus/memory-durable-log.js';
+export * from './consensus/file-durable-log.js';
 
 // #9 pba: Predictor, rate allocation
 

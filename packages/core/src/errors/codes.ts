@@ -50,6 +50,13 @@ export const CoreErrorCode = {
   STREAM_CLOSED: 'CORE_STREAM_CLOSED',
   /** A dial could not reach its peer. */
   DIAL_FAILED: 'CORE_DIAL_FAILED',
+  // #6 acp raft: DurableLog, ConsensusGroup
+  /** A durable log's stored records fail their checksum or contradict each other (not a torn tail). */
+  LOG_CORRUPT: 'CORE_LOG_CORRUPT',
+  /** A consensus operation reached a node that is not the leader; `details.leader` names the one it knows of. */
+  NOT_LEADER: 'CORE_NOT_LEADER',
+  /** A proposal's outcome is unknown: leadership was lost before it was seen committed; it may still commit. */
+  PROPOSAL_UNKNOWN: 'CORE_PROPOSAL_UNKNOWN',
 } as const;
 
 /** Union of every code in {@link CoreErrorCode}. */
