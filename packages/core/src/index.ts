@@ -47,6 +47,7 @@ export * from './checksum.js';
 export * from './consensus/durable-log.js';
 export * from './consensus/memory-durable-log.js';
 export * from './consensus/file-durable-log.js';
+export * from './consensus/consensus-group.js';
 
 // #9 pba: Predictor, rate allocation
 

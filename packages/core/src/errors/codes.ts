@@ -57,6 +57,8 @@ export const CoreErrorCode = {
   NOT_LEADER: 'CORE_NOT_LEADER',
   /** A proposal's outcome is unknown: leadership was lost before it was seen committed; it may still commit. */
   PROPOSAL_UNKNOWN: 'CORE_PROPOSAL_UNKNOWN',
+  /** A proposal will never commit (another entry took its place in the log); retrying is safe. */
+  PROPOSAL_DROPPED: 'CORE_PROPOSAL_DROPPED',
 } as const;
 
 /** Union of every code in {@link CoreErrorCode}. */
