@@ -11,5 +11,6 @@ export default packageConfig(
     'compliance/clock': 'src/compliance/clock.ts',
     'compliance/file-io': 'src/compliance/file-io.ts',
     'compliance/durable-log': 'src/compliance/durable-log.ts',
+    'compliance/consensus-group': 'src/compliance/consensus-group.ts',
   },
 );

@@ -82,6 +82,7 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
       stateMachine: store,
       tickMs: 10,
       electionTicks: 10,
+      heartbeatTicks: 2,
       maxInflight: 8,
       proposeTimeoutMs: 2_000,
     });
@@ -272,12 +273,22 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
   await world.runUntil(() => {
     check(++events % scanEvery === 0);
     return false;
-  }, 1_500);
+  }, 1_000);
   stopClients = true;
+  let clientsDone = false;
+  void Promise.all(clients).then(() => {
+    clientsDone = true;
+  });
+  await world.runUntil(() => {
+    check(false);
+    return clientsDone;
+  }, 5_000);
+  expect(clientsDone, 'clients finished').toBe(true);
   await world.runUntil(() => {
     check(false);
     return false;
-  }, 3_000);
+  }, 1_000);
+  if (process.env.RAFT_SIM_STATS) console.log(`events ${events}`);
   await Promise.all(clients);
   check(true);
 

@@ -322,3 +322,29 @@ describe('FileDurableLog recovery from damaged files', () => {
     expect(again.term(42)).toBe(9);
   });
 });
+
+describe('FileDurableLog group commit', () => {
+  it('appends issued while an fsync is in flight share the next fsync, and none resolves before its fsync', async () => {
+    const clock = new ManualClock();
+    const io = new CrashConsistentFileIO(seededRng('group-commit'), { clock, latency: { syncMs: 5 } });
+    const log = new FileDurableLog({ io, dir: '/wal' });
+    await drive(clock, log.open());
+    io.clearOperations();
+    const done: number[] = [];
+    const all: Promise<void>[] = [];
+    for (let i = 1; i <= 100; i++) {
+      all.push(log.append([{ index: i, term: 1, data: new Uint8Array([i]) }]).then(() => void done.push(i)));
+      if (i % 10 === 0) await clock.advanceAsync(1);
+    }
+    await drive(clock, Promise.all(all));
+    const syncs = io.operations.filter((o) => o.op === 'datasync').length;
+    expect(syncs).toBeGreaterThan(1);
+    expect(syncs).toBeLessThanOrEqual(25);
+    expect(done).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    // Everything acknowledged is on the durable view.
+    io.crash();
+    const again = new FileDurableLog({ io, dir: '/wal' });
+    await drive(clock, again.open());
+    expect(again.lastIndex()).toBe(100);
+  });
+});
