@@ -13,6 +13,7 @@ export * from './raft/progress.js';
 export * from './raft/core.js';
 export * from './raft/wire.js';
 export * from './raft/sessions.js';
+export * from './raft/snapshot-store.js';
 export * from './raft/raft-group.js';
 export * from './kv/kv-state-machine.js';
 export * from './kv/replicated-kv.js';

@@ -27,6 +27,8 @@ export interface RaftCoreConfig {
   readonly maxInflight?: number;
   /** Largest entry payload per append message, in bytes. Default 1 MiB. */
   readonly maxBatchBytes?: number;
+  /** Snapshot bytes per `snapshot` message. Default 64 KiB. */
+  readonly snapshotChunkBytes?: number;
   /** State recovered from storage. */
   readonly restore?: {
     readonly hardState: HardState;
@@ -60,6 +62,22 @@ export interface Ready {
   readonly committed: readonly LogEntry[];
   /** Reads confirmed by a quorum. */
   readonly reads: readonly ReadState[];
+  /**
+   * A snapshot received from the leader, to persist and restore into the
+   * state machine before anything else in this Ready (storage must drop
+   * the log up to it, and all of it if its term differs at that index).
+   */
+  readonly snapshot?: RaftSnapshot;
+}
+
+/** A state-machine snapshot and the log position it covers. */
+export interface RaftSnapshot {
+  /** Last index covered. */
+  readonly index: number;
+  /** Term of that entry. */
+  readonly term: number;
+  /** Serialized state. */
+  readonly data: Uint8Array;
 }
 
 /** Entry payload prefix: what an entry carries. */
@@ -98,7 +116,11 @@ export class RaftCore {
   readonly #checkQuorum: boolean;
   readonly #maxInflight: number;
   readonly #maxBatchBytes: number;
+  readonly #chunkBytes: number;
   #voters: string[];
+  #snapshot: RaftSnapshot | undefined;
+  #installed: RaftSnapshot | undefined;
+  #incoming: { index: number; term: number; parts: Uint8Array[]; size: number } | undefined;
   readonly log: RaftLog;
 
   #term = 0;
@@ -126,6 +148,7 @@ export class RaftCore {
     this.#checkQuorum = config.checkQuorum ?? true;
     this.#maxInflight = config.maxInflight ?? 64;
     this.#maxBatchBytes = config.maxBatchBytes ?? 1024 * 1024;
+    this.#chunkBytes = config.snapshotChunkBytes ?? 64 * 1024;
     this.#voters = [...config.voters];
     const restore = config.restore;
     const hs = restore?.hardState ?? { term: 0, vote: null, commit: 0 };
@@ -209,6 +232,22 @@ export class RaftCore {
     return true;
   }
 
+  /**
+   * Records a snapshot of the state machine taken at `snapshot.index`
+   * (applied, hence durable) and compacts the in-memory log up to it.
+   * Followers too far behind are sent this snapshot.
+   */
+  setSnapshot(snapshot: RaftSnapshot): void {
+    if (snapshot.index > this.log.applied || snapshot.index < (this.#snapshot?.index ?? 0)) return;
+    this.#snapshot = snapshot;
+    this.log.compact(snapshot.index, snapshot.term);
+  }
+
+  /** The latest snapshot known to the core, if any. */
+  get snapshot(): RaftSnapshot | undefined {
+    return this.#snapshot;
+  }
+
   /** Feeds one message received from the network. */
   step(m: RaftMessage): void {
     if (m.to !== this.id || m.from === this.id) return;
@@ -222,11 +261,14 @@ export class RaftCore {
       if (m.kind === 'prevote' || (m.kind === 'prevote-resp' && !m.reject)) {
         // A pre-vote never changes terms.
       } else {
-        const fromLeader = m.kind === 'append' || m.kind === 'heartbeat';
+        const fromLeader = m.kind === 'append' || m.kind === 'heartbeat' || m.kind === 'snapshot';
         this.#becomeFollower(m.term, fromLeader ? m.from : null);
       }
     } else if (m.term < this.#term) {
-      if ((this.#checkQuorum || this.#preVote) && (m.kind === 'append' || m.kind === 'heartbeat')) {
+      if (
+        (this.#checkQuorum || this.#preVote) &&
+        (m.kind === 'append' || m.kind === 'heartbeat' || m.kind === 'snapshot')
+      ) {
         // Tell a stale leader about the newer term, so it steps down
         // (otherwise a pre-vote/lease node would never disturb it).
         this.#send(message({ kind: 'append-resp', from: this.id, to: m.from, term: this.#term }));
@@ -269,6 +311,7 @@ export class RaftCore {
     return (
       this.#msgs.length > 0 ||
       this.#reads.length > 0 ||
+      this.#installed !== undefined ||
       this.log.hasUnstable() ||
       this.#hardStateChanged() ||
       this.log.nextToApply(this.log.lastIndex()).length > 0
@@ -284,9 +327,11 @@ export class RaftCore {
       messages: this.#msgs,
       committed: this.log.nextToApply(this.log.lastIndex()),
       reads: this.#reads,
+      ...(this.#installed ? { snapshot: this.#installed } : {}),
     };
     this.#msgs = [];
     this.#reads = [];
+    this.#installed = undefined;
     return rd;
   }
 
@@ -427,6 +472,10 @@ export class RaftCore {
         this.#becomeFollower(m.term, m.from);
         this.#handleHeartbeat(m);
         return;
+      case 'snapshot':
+        this.#becomeFollower(m.term, m.from);
+        this.#handleSnapshot(m);
+        return;
       case 'prevote-resp':
       case 'vote-resp': {
         if ((m.kind === 'prevote-resp') !== (this.#role === 'pre-candidate')) return;
@@ -459,6 +508,11 @@ export class RaftCore {
         this.#lead = m.from;
         this.#handleHeartbeat(m);
         return;
+      case 'snapshot':
+        this.#electionElapsed = 0;
+        this.#lead = m.from;
+        this.#handleSnapshot(m);
+        return;
       case 'timeout-now':
         // Leadership transfer: campaign now, skipping pre-vote and leases.
         if (this.#voters.includes(this.id)) this.#campaign('real', true);
@@ -484,6 +538,51 @@ export class RaftCore {
     // can possibly match, skipping whole terms of conflicting entries.
     const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
     reply({ index: m.index, reject: true, hint, logTerm: this.log.term(hint) ?? 0 });
+  }
+
+  /** Receives one chunk of an InstallSnapshot; chunks must arrive in order, a gap asks the leader to resume. */
+  #handleSnapshot(m: RaftMessage): void {
+    const reply = (offset: number) =>
+      this.#send(
+        message({ kind: 'snapshot-resp', from: this.id, to: m.from, term: this.#term, index: m.index, offset }),
+      );
+    if (m.index <= this.log.committed) {
+      this.#incoming = undefined;
+      this.#send(
+        message({ kind: 'append-resp', from: this.id, to: m.from, term: this.#term, index: this.log.committed }),
+      );
+      return;
+    }
+    let inc = this.#incoming;
+    if (!inc || inc.index !== m.index || inc.term !== m.logTerm) {
+      if (m.offset !== 0) {
+        reply(0);
+        return;
+      }
+      inc = this.#incoming = { index: m.index, term: m.logTerm, parts: [], size: 0 };
+    }
+    if (m.offset !== inc.size) {
+      reply(inc.size);
+      return;
+    }
+    inc.parts.push(m.data);
+    inc.size += m.data.length;
+    if (!m.done) {
+      reply(inc.size);
+      return;
+    }
+    const data = new Uint8Array(inc.size);
+    let at = 0;
+    for (const p of inc.parts) {
+      data.set(p, at);
+      at += p.length;
+    }
+    this.#incoming = undefined;
+    const snap: RaftSnapshot = { index: inc.index, term: inc.term, data };
+    this.log.restoreSnapshot(snap.index, snap.term);
+    this.#snapshot = snap;
+    this.#installed = snap;
+    this.#send(message({ kind: 'append-resp', from: this.id, to: m.from, term: this.#term, index: snap.index }));
   }
 
   #handleHeartbeat(m: RaftMessage): void {
@@ -552,6 +651,14 @@ export class RaftCore {
         }
         return;
       }
+      case 'snapshot-resp': {
+        const snap = pr.snapshot;
+        if (pr.state !== 'snapshot' || !snap || m.index !== snap.index) return;
+        snap.offset = Math.min(m.offset, snap.data.length);
+        pr.probeSent = false;
+        this.#sendAppend(m.from);
+        return;
+      }
       case 'heartbeat-resp': {
         pr.probeSent = false;
         if (pr.match < this.log.lastIndex()) {
@@ -599,7 +706,7 @@ export class RaftCore {
     if (!pr || pr.paused(this.#maxInflight)) return false;
     const prev = pr.next - 1;
     const prevTerm = this.log.term(prev);
-    if (prevTerm === undefined) return false; // compacted away: would need a snapshot
+    if (prevTerm === undefined || pr.state === 'snapshot') return this.#sendSnapshot(to, pr);
     const entries = this.log.slice(pr.next, this.log.lastIndex() + 1, this.#maxBatchBytes);
     if (entries.length === 0 && pr.state === 'replicate' && !sendIfEmpty) return false;
     this.#send(
@@ -615,6 +722,36 @@ export class RaftCore {
       }),
     );
     pr.sent(entries.at(-1)?.index ?? prev);
+    return true;
+  }
+
+  /** Sends the next chunk of the snapshot to a follower whose next entry is compacted away. */
+  #sendSnapshot(to: string, pr: Progress): boolean {
+    if (pr.state !== 'snapshot') {
+      const snap = this.#snapshot;
+      if (!snap) return false;
+      pr.state = 'snapshot';
+      pr.inflight.length = 0;
+      pr.probeSent = false;
+      pr.snapshot = { index: snap.index, term: snap.term, data: snap.data, offset: 0 };
+    }
+    const s = pr.snapshot!;
+    if (pr.probeSent) return false;
+    const end = Math.min(s.offset + this.#chunkBytes, s.data.length);
+    this.#send(
+      message({
+        kind: 'snapshot',
+        from: this.id,
+        to,
+        term: this.#term,
+        index: s.index,
+        logTerm: s.term,
+        offset: s.offset,
+        data: s.data.subarray(s.offset, end),
+        done: end === s.data.length,
+      }),
+    );
+    pr.probeSent = true;
     return true;
   }
 

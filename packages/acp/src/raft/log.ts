@@ -147,7 +147,7 @@ export class RaftLog {
 
   /** True when some entries have not been handed to storage. */
   hasUnstable(): boolean {
-    return this.#unstableFrom <= this.lastIndex();
+    return Math.max(this.#unstableFrom, this.firstIndex()) <= this.lastIndex();
   }
 
   /**
@@ -170,7 +170,9 @@ export class RaftLog {
    * them after they were handed out (then they go out again).
    */
   stableTo(index: number): void {
-    this.#unstableFrom = Math.min(index + 1, this.#rewrittenSince, this.lastIndex() + 1);
+    // Never below the first held entry: a rewrite that a snapshot has since
+    // compacted away needs no storing.
+    this.#unstableFrom = Math.max(this.firstIndex(), Math.min(index + 1, this.#rewrittenSince, this.lastIndex() + 1));
   }
 
   /** Committed entries not yet handed out for applying, up to `maxIndex` (the stable end). */
@@ -180,6 +182,24 @@ export class RaftLog {
     return this.slice(this.applied + 1, to + 1);
   }
 
+  /**
+   * Installs a snapshot received from a leader: keeps the entries after it
+   * when the log holds the snapshot's last entry with the same term (Raft
+   * §7), otherwise discards the whole log.
+   */
+  restoreSnapshot(index: number, term: number): void {
+    if (this.term(index) !== term) {
+      this.#entries = [];
+      this.#snapshot = { index, term };
+      this.#unstableFrom = index + 1;
+      this.#rewrittenSince = Math.min(this.#rewrittenSince, index + 1);
+    } else {
+      this.compact(index, term);
+    }
+    this.committed = Math.max(this.committed, index);
+    this.applied = Math.max(this.applied, index);
+  }
+
   /** Drops entries up to `index` (covered by a snapshot with `term`). */
   compact(index: number, term: number): void {
     if (index <= this.#snapshot.index) return;
@@ -187,6 +207,7 @@ export class RaftLog {
     else this.#entries = this.#entries.slice(index - this.#snapshot.index);
     this.#snapshot = { index, term };
     this.#unstableFrom = Math.max(this.#unstableFrom, index + 1);
+    this.#rewrittenSince = Math.max(this.#rewrittenSince, index + 1);
     this.committed = Math.max(this.committed, index);
     this.applied = Math.max(this.applied, index);
   }

@@ -12,7 +12,9 @@ export type RaftMessageKind =
   | 'heartbeat-resp'
   | 'timeout-now'
   | 'read-index'
-  | 'read-index-resp';
+  | 'read-index-resp'
+  | 'snapshot'
+  | 'snapshot-resp';
 
 /**
  * One Raft message. A single flat shape (as in etcd's `raftpb.Message`)
@@ -44,7 +46,15 @@ export interface RaftMessage {
   readonly ctx: number;
   /** `vote`: campaign triggered by a leadership transfer (bypasses leases). */
   readonly transfer: boolean;
+  /** `snapshot`: byte offset of `data` in the snapshot; `snapshot-resp`: next offset wanted. */
+  readonly offset: number;
+  /** `snapshot`: one chunk of the snapshot (`index`/`logTerm` name the snapshot). */
+  readonly data: Uint8Array;
+  /** `snapshot`: this chunk is the last. */
+  readonly done: boolean;
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** Builds a message, filling unused fields with zeros. */
 export function message(
@@ -59,6 +69,9 @@ export function message(
     hint: 0,
     ctx: 0,
     transfer: false,
+    offset: 0,
+    data: EMPTY,
+    done: false,
     ...fields,
   };
 }

@@ -10,7 +10,9 @@ export class Progress {
   /** Next index to send. */
   next: number;
   /** Flow-control state. */
-  state: 'probe' | 'replicate' = 'probe';
+  state: 'probe' | 'replicate' | 'snapshot' = 'probe';
+  /** Snapshot state: the snapshot being sent and the next byte offset to send. */
+  snapshot: { index: number; term: number; data: Uint8Array; offset: number } | undefined;
   /** In probe state: an append is outstanding, wait for a response or a heartbeat round. */
   probeSent = false;
   /** Last index of each in-flight append, oldest first (replicate state). */
@@ -24,7 +26,7 @@ export class Progress {
 
   /** True when no further append may be sent now. */
   paused(maxInflight: number): boolean {
-    return this.state === 'probe' ? this.probeSent : this.inflight.length >= maxInflight;
+    return this.state === 'replicate' ? this.inflight.length >= maxInflight : this.probeSent;
   }
 
   /** Records that entries up to `last` were sent. */
@@ -47,13 +49,14 @@ export class Progress {
     this.next = Math.max(this.next, index + 1);
     while (this.inflight.length > 0 && this.inflight[0]! <= index) this.inflight.shift();
     this.probeSent = false;
-    if (this.state === 'probe' && moved) this.becomeReplicate();
+    if (this.state !== 'replicate' && moved) this.becomeReplicate();
     return moved;
   }
 
   /** Switches to streaming. */
   becomeReplicate(): void {
     this.state = 'replicate';
+    this.snapshot = undefined;
     this.next = this.match + 1;
     this.inflight.length = 0;
   }
@@ -61,6 +64,7 @@ export class Progress {
   /** Switches to probing from `next`. */
   becomeProbe(next: number): void {
     this.state = 'probe';
+    this.snapshot = undefined;
     this.next = Math.max(next, this.match + 1);
     this.inflight.length = 0;
     this.probeSent = false;

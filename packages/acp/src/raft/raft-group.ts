@@ -17,8 +17,9 @@ import {
   type Timer,
 } from '@novacron/core';
 import { AcpErrorCode } from '../errors.js';
-import { EntryKind, RaftCore, type Ready } from './core.js';
+import { EntryKind, RaftCore, type RaftSnapshot, type Ready } from './core.js';
 import { SessionTable } from './sessions.js';
+import { MemorySnapshotStore, type RaftSnapshotStore } from './snapshot-store.js';
 import { RAFT_CHANNEL, RaftWireCodec } from './wire.js';
 
 /** What {@link RaftGroup} takes. */
@@ -49,6 +50,12 @@ export interface RaftGroupInit {
   readonly checkQuorum?: boolean;
   /** In-flight appends per follower (default 64). */
   readonly maxInflight?: number;
+  /** Where snapshots are kept (default: in memory). Use a `FileSnapshotStore` next to a `FileDurableLog`. */
+  readonly snapshots?: RaftSnapshotStore;
+  /** Take a snapshot and compact the log every this many applied entries (default 10 000; 0: never). */
+  readonly snapshotEvery?: number;
+  /** Snapshot bytes per InstallSnapshot message (default 64 KiB). */
+  readonly snapshotChunkBytes?: number;
   /** Default proposal timeout in ms (default 10 000). */
   readonly proposeTimeoutMs?: number;
   /** Optional logger. */
@@ -92,6 +99,7 @@ export class RaftGroup implements ConsensusGroup {
   #again = false;
   #readCtx = 0;
   #applied = 0;
+  #snapshots: RaftSnapshotStore;
   #state: 'new' | 'started' | 'stopped' | 'failed' = 'new';
 
   constructor(init: RaftGroupInit) {
@@ -101,6 +109,7 @@ export class RaftGroup implements ConsensusGroup {
       });
     }
     this.#init = init;
+    this.#snapshots = init.snapshots ?? new MemorySnapshotStore();
   }
 
   /** The Raft state machine (for inspection by tests and tools). */
@@ -124,6 +133,10 @@ export class RaftGroup implements ConsensusGroup {
       ...(this.#init.checkQuorum !== undefined ? { checkQuorum: this.#init.checkQuorum } : {}),
       ...(this.#init.maxInflight !== undefined ? { maxInflight: this.#init.maxInflight } : {}),
       maxBatchBytes: Math.max(1024, Math.floor(this.#init.network.maxMessageSize / 2)),
+      snapshotChunkBytes: Math.min(
+        this.#init.snapshotChunkBytes ?? 64 * 1024,
+        Math.max(256, Math.floor(this.#init.network.maxMessageSize / 2)),
+      ),
       restore: {
         hardState: log.hardState(),
         snapshot,
@@ -131,6 +144,15 @@ export class RaftGroup implements ConsensusGroup {
       },
     });
     this.#applied = snapshot.index;
+    const saved = await this.#snapshots.load();
+    if (saved && saved.index >= snapshot.index) {
+      this.#restoreState(saved);
+      const core = this.#core;
+      core.log.committed = Math.max(core.log.committed, saved.index);
+      core.log.applied = Math.max(core.log.applied, saved.index);
+      core.setSnapshot(saved);
+      this.#applied = saved.index;
+    }
     this.#unhandle = this.#init.network.handle(RAFT_CHANNEL, (from, data) => this.#receive(from, data));
     this.#timer = this.#init.clock.setInterval(() => {
       this.#core!.tick();
@@ -264,6 +286,15 @@ export class RaftGroup implements ConsensusGroup {
     const log = this.#init.log;
     while (this.#state === 'started' && core.hasReady()) {
       const rd: Ready = core.ready();
+      const empty =
+        !rd.snapshot &&
+        !rd.hardState &&
+        rd.entries.length + rd.messages.length + rd.committed.length + rd.reads.length === 0;
+      if (empty) {
+        this.#init.logger?.warn('raft: empty ready', { id: this.#init.id });
+        return;
+      }
+      if (rd.snapshot) await this.#install(rd.snapshot);
       const writes: Promise<void>[] = [];
       if (rd.entries.length > 0) writes.push(log.append(rd.entries));
       if (rd.hardState) writes.push(log.setHardState(rd.hardState));
@@ -277,7 +308,41 @@ export class RaftGroup implements ConsensusGroup {
       }
       core.advance(rd);
       this.#releaseReads();
+      const every = this.#init.snapshotEvery ?? 10_000;
+      if (every > 0 && this.#applied - (core.snapshot?.index ?? log.snapshot().index) >= every)
+        await this.#takeSnapshot();
     }
+  }
+
+  /** Snapshots the state machine at the applied index, saves it, then compacts the log below it. */
+  async #takeSnapshot(): Promise<void> {
+    const core = this.#core!;
+    const index = this.#applied;
+    const term = core.log.term(index);
+    if (term === undefined) return;
+    const data = encodeMsgpack([this.#sessions.snapshot(), this.#init.stateMachine.snapshot()]);
+    const snap: RaftSnapshot = { index, term, data };
+    await this.#snapshots.save(snap);
+    core.setSnapshot(snap);
+    await this.#init.log.compact(index, term);
+  }
+
+  /** Installs a snapshot received from the leader: saved first, then the state, then the log. */
+  async #install(snap: RaftSnapshot): Promise<void> {
+    const log = this.#init.log;
+    await this.#snapshots.save(snap);
+    this.#restoreState(snap);
+    this.#applied = snap.index;
+    if (snap.index <= log.lastIndex() && snap.index >= log.firstIndex() && log.term(snap.index) !== snap.term) {
+      await log.truncateSuffix(snap.index);
+    }
+    await log.compact(snap.index, snap.term);
+  }
+
+  #restoreState(snap: RaftSnapshot): void {
+    const [sessions, state] = decodeMsgpack(snap.data) as [Uint8Array, Uint8Array];
+    this.#sessions.restore(sessions);
+    this.#init.stateMachine.restore(state);
   }
 
   #apply(index: number, term: number, data: Uint8Array): void {

@@ -37,6 +37,12 @@ export interface RaftWireBody {
   readonly x: number;
   /** Transfer flag. */
   readonly v: boolean;
+  /** Snapshot chunk offset. */
+  readonly o: number;
+  /** Snapshot chunk. */
+  readonly d: Uint8Array;
+  /** Last snapshot chunk. */
+  readonly f: boolean;
 }
 
 const KINDS: readonly RaftMessageKind[] = [
@@ -51,6 +57,8 @@ const KINDS: readonly RaftMessageKind[] = [
   'timeout-now',
   'read-index',
   'read-index-resp',
+  'snapshot',
+  'snapshot-resp',
 ];
 
 const idx = (name: string, v: unknown) => assertInteger(name, v, { min: 0, max: MAX_LOG_INDEX });
@@ -65,6 +73,9 @@ function validateBody(body: unknown): RaftWireBody {
   idx('x', body.x);
   assertBoolean('r', body.r);
   assertBoolean('v', body.v);
+  assertBoolean('f', body.f);
+  idx('o', body.o);
+  assertBytes('d', body.d);
   if (!Array.isArray(body.e) || body.e.length > MAX_WIRE_ENTRIES) throw new Error('e: expected an array of entries');
   let prev = -1;
   for (const e of body.e as unknown[]) {
@@ -106,6 +117,9 @@ export class RaftWireCodec {
       h: m.hint,
       x: m.ctx,
       v: m.transfer,
+      o: m.offset,
+      d: m.data,
+      f: m.done,
     };
     return this.#codec.encode(def, body);
   }
@@ -134,6 +148,9 @@ export class RaftWireCodec {
       hint: b.h,
       ctx: b.x,
       transfer: b.v,
+      offset: b.o,
+      data: b.d,
+      done: b.f,
     });
   }
 }

@@ -16,6 +16,9 @@ export class CoreCluster {
   readonly queue: RaftMessage[] = [];
   readonly cut = new Set<string>();
   readonly applied = new Map<string, LogEntry[]>();
+  readonly installed = new Map<string, Uint8Array>();
+  /** Return true to drop a message. */
+  dropIf: (m: RaftMessage) => boolean = () => false;
   delivered = 0;
 
   constructor(ids: readonly string[], per: (id: string) => Partial<RaftCoreConfig> = () => ({}), seed = 1) {
@@ -44,6 +47,7 @@ export class CoreCluster {
         const rd = n.ready();
         this.queue.push(...rd.messages);
         this.applied.get(id)!.push(...rd.committed);
+        if (rd.snapshot) this.installed.set(id, rd.snapshot.data);
         n.advance(rd);
       }
     }
@@ -54,7 +58,7 @@ export class CoreCluster {
     this.collect();
     const m = this.queue.shift();
     if (!m) return false;
-    if (!this.cut.has(`${m.from}>${m.to}`)) {
+    if (!this.cut.has(`${m.from}>${m.to}`) && !this.dropIf(m)) {
       this.nodes.get(m.to)?.step(m);
       this.delivered++;
     }

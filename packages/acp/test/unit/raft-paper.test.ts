@@ -175,4 +175,30 @@ describe('Raft paper scenarios', () => {
     collect();
     expect(reads.some((r) => r.ctx === 9)).toBe(false);
   });
+
+  it('InstallSnapshot: a follower behind the compacted log catches up from chunks, resuming after losses', () => {
+    const c = new CoreCluster(['a', 'b', 'c'], () => ({ snapshotChunkBytes: 16 }));
+    c.elect('a');
+    const a = c.node('a');
+    for (let i = 0; i < 10; i++) a.propose(new Uint8Array([i]));
+    c.settle();
+    c.isolate('c');
+    for (let i = 0; i < 20; i++) a.propose(new Uint8Array([i]));
+    c.settle();
+    const data = Uint8Array.from({ length: 200 }, (_, i) => i);
+    const index = a.log.applied;
+    a.setSnapshot({ index, term: a.term, data });
+    expect(a.log.firstIndex()).toBe(index + 1);
+    for (let i = 0; i < 5; i++) a.propose(new Uint8Array([i]));
+    c.settle();
+    c.heal();
+    let chunks = 0;
+    c.dropIf = (m) => m.kind === 'snapshot' && ++chunks % 3 === 0; // lose every third chunk
+    c.tickAll(40);
+    expect(chunks).toBeGreaterThan(13); // 200 bytes in 16-byte chunks, plus resends
+    expect(c.installed.get('c')).toEqual(data);
+    expect(c.node('c').log.snapshot().index).toBe(index);
+    expect(c.node('c').log.committed).toBe(a.log.committed);
+    expect(c.terms('c')).toEqual(c.terms('a'));
+  });
 });
