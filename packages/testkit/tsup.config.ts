@@ -6,10 +6,12 @@ export default packageConfig(
   { external: ['vitest'] },
   {
     // ESM only: these import vitest, which cannot be loaded with require().
-    vitest: 'src/vitest.ts',
+    'vitest': 'src/vitest.ts',
     'compliance/capacity-ledger': 'src/compliance/capacity-ledger.ts',
     'compliance/chunk-codec': 'src/compliance/chunk-codec.ts',
     'compliance/clock': 'src/compliance/clock.ts',
+    'compliance/consensus-group': 'src/compliance/consensus-group.ts',
+    'compliance/durable-log': 'src/compliance/durable-log.ts',
     'compliance/file-io': 'src/compliance/file-io.ts',
     'compliance/peer-network': 'src/compliance/peer-network.ts',
     'compliance/placement': 'src/compliance/placement.ts',

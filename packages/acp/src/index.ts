@@ -1,2 +1,19 @@
-// This package has no exports yet: its issue has not landed. See README.md.
-export {};
+/**
+ * `@novacron/acp`: consensus. Raft (a deterministic core plus a runtime
+ * implementing core's `ConsensusGroup`) and a replicated key-value store
+ * over any `ConsensusGroup`.
+ *
+ * @packageDocumentation
+ */
+export * from './errors.js';
+export * from './raft/messages.js';
+export * from './raft/quorum.js';
+export * from './raft/log.js';
+export * from './raft/progress.js';
+export * from './raft/core.js';
+export * from './raft/wire.js';
+export * from './raft/sessions.js';
+export * from './raft/snapshot-store.js';
+export * from './raft/raft-group.js';
+export * from './kv/kv-state-machine.js';
+export * from './kv/replicated-kv.js';

@@ -44,6 +44,10 @@ export * from './checksum.js';
 // #5 amst
 
 // #6 acp raft: DurableLog, ConsensusGroup
+export * from './consensus/durable-log.js';
+export * from './consensus/memory-durable-log.js';
+export * from './consensus/file-durable-log.js';
+export * from './consensus/consensus-group.js';
 
 // #9 pba: Predictor, rate allocation
 export * from './predict/predictor.js';

@@ -77,6 +77,15 @@ export const CoreErrorCode = {
   PROVIDER_QUOTA: 'CORE_PROVIDER_QUOTA',
   /** The request is malformed or names a configuration the backend rejects. */
   PROVIDER_INVALID: 'CORE_PROVIDER_INVALID',
+  // #6 acp raft: DurableLog, ConsensusGroup
+  /** A durable log's stored records fail their checksum or contradict each other (not a torn tail). */
+  LOG_CORRUPT: 'CORE_LOG_CORRUPT',
+  /** A consensus operation reached a node that is not the leader; `details.leader` names the one it knows of. */
+  NOT_LEADER: 'CORE_NOT_LEADER',
+  /** A proposal's outcome is unknown: leadership was lost before it was seen committed; it may still commit. */
+  PROPOSAL_UNKNOWN: 'CORE_PROPOSAL_UNKNOWN',
+  /** A proposal will never commit (another entry took its place in the log); retrying is safe. */
+  PROPOSAL_DROPPED: 'CORE_PROPOSAL_DROPPED',
 } as const;
 
 /** Union of every code in {@link CoreErrorCode}. */

@@ -1,0 +1,17 @@
+/**
+ * Stable error codes raised by `@novacron/acp` (thrown as core's
+ * `NovacronError`). Consensus outcomes shared with other implementations
+ * (`CORE_NOT_LEADER`, `CORE_PROPOSAL_UNKNOWN`, `CORE_PROPOSAL_DROPPED`) are
+ * core codes, so callers of any `ConsensusGroup` switch on the same ones.
+ */
+export const AcpErrorCode = {
+  /** A Raft message from a peer violates the protocol (an append that conflicts with committed entries). */
+  RAFT_PROTOCOL_VIOLATION: 'ACP_RAFT_PROTOCOL_VIOLATION',
+  /** A Raft group's configuration is invalid (unknown self id, empty voter set, bad timing). */
+  RAFT_CONFIG_INVALID: 'ACP_RAFT_CONFIG_INVALID',
+  /** A key-value command could not be decoded. */
+  KV_COMMAND_INVALID: 'ACP_KV_COMMAND_INVALID',
+} as const;
+
+/** Union of every code in {@link AcpErrorCode}. */
+export type AcpErrorCode = (typeof AcpErrorCode)[keyof typeof AcpErrorCode];

@@ -1,0 +1,852 @@
+import type { HardState, LogEntry, Rng, SnapshotMarker } from '@novacron/core';
+import { RaftLog } from './log.js';
+import { message, type RaftMessage } from './messages.js';
+import { Progress } from './progress.js';
+import { hasQuorum, majorityIndex, tally } from './quorum.js';
+
+/** A node's role. */
+export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
+
+/** Configuration of a {@link RaftCore}. */
+export interface RaftCoreConfig {
+  /** This node's id. */
+  readonly id: string;
+  /** Voting members, this node included (when it votes). */
+  readonly voters: readonly string[];
+  /** Source of randomized election timeouts. */
+  readonly rng: Rng;
+  /** Ticks without a leader before campaigning; the timeout is drawn from [electionTicks, 2·electionTicks). Default 10. */
+  readonly electionTicks?: number;
+  /** Ticks between leader heartbeats. Default 1. */
+  readonly heartbeatTicks?: number;
+  /** Run a pre-vote round before a real election (Raft thesis §9.6). Default true. */
+  readonly preVote?: boolean;
+  /** A leader steps down when it has not heard from a quorum within an election timeout. Default true. */
+  readonly checkQuorum?: boolean;
+  /** Unacknowledged appends allowed per follower in replicate state. Default 64. */
+  readonly maxInflight?: number;
+  /** Largest entry payload per append message, in bytes. Default 1 MiB. */
+  readonly maxBatchBytes?: number;
+  /** Snapshot bytes per `snapshot` message. Default 64 KiB. */
+  readonly snapshotChunkBytes?: number;
+  /** State recovered from storage. */
+  readonly restore?: {
+    readonly hardState: HardState;
+    readonly snapshot: SnapshotMarker;
+    readonly entries: readonly LogEntry[];
+  };
+}
+
+/** A confirmed read: once `index` is applied, state reflects every write committed before the request. */
+export interface ReadState {
+  /** The request's context. */
+  readonly ctx: number;
+  /** Commit index to wait for. */
+  readonly index: number;
+}
+
+/**
+ * Everything the runtime must do after feeding the core: persist
+ * `hardState` and `entries` (in that order, before anything else), then
+ * send `messages`, apply `committed` and answer `reads`; then call
+ * {@link RaftCore.advance}.
+ */
+export interface Ready {
+  /** New hard state to persist, when it changed. */
+  readonly hardState?: HardState;
+  /** Entries to persist; the first replaces whatever storage holds at its index and after. */
+  readonly entries: readonly LogEntry[];
+  /** Messages to send once the above is durable. */
+  readonly messages: readonly RaftMessage[];
+  /** Committed entries to apply, in order. */
+  readonly committed: readonly LogEntry[];
+  /** Reads confirmed by a quorum. */
+  readonly reads: readonly ReadState[];
+  /**
+   * A snapshot received from the leader, to persist and restore into the
+   * state machine before anything else in this Ready (storage must drop
+   * the log up to it, and all of it if its term differs at that index).
+   */
+  readonly snapshot?: RaftSnapshot;
+}
+
+/** A state-machine snapshot and the log position it covers. */
+export interface RaftSnapshot {
+  /** Last index covered. */
+  readonly index: number;
+  /** Term of that entry. */
+  readonly term: number;
+  /** Serialized state. */
+  readonly data: Uint8Array;
+}
+
+/** Entry payload prefix: what an entry carries. */
+export const EntryKind = {
+  /** Appended by a new leader to commit its term. */
+  NOOP: 0,
+  /** An application command. */
+  COMMAND: 1,
+} as const;
+
+interface PendingRead {
+  /** Leader-local sequence number, echoed in heartbeats. */
+  readonly seq: number;
+  readonly ctx: number;
+  readonly index: number;
+  readonly from: string;
+  readonly acks: Set<string>;
+}
+
+/**
+ * Raft as a deterministic state machine (the design of etcd-io/raft): no
+ * clocks, no I/O. Input: `tick()`, `step(message)`, `propose(data)`,
+ * `readIndex(ctx)`; output: a {@link Ready} with what to persist, send and
+ * apply. Implements leader election with randomized timeouts and
+ * pre-vote, check-quorum with follower leases, log replication with
+ * probe/replicate flow control and bounded in-flight appends, fast
+ * back-tracking on conflicts, commitment of current-term entries only,
+ * ReadIndex reads and leadership transfer.
+ */
+export class RaftCore {
+  readonly id: string;
+  readonly #rng: Rng;
+  readonly #electionTicks: number;
+  readonly #heartbeatTicks: number;
+  readonly #preVote: boolean;
+  readonly #checkQuorum: boolean;
+  readonly #maxInflight: number;
+  readonly #maxBatchBytes: number;
+  readonly #chunkBytes: number;
+  #voters: string[];
+  #snapshot: RaftSnapshot | undefined;
+  #installed: RaftSnapshot | undefined;
+  #incoming: { index: number; term: number; parts: Uint8Array[]; size: number } | undefined;
+  readonly log: RaftLog;
+
+  #term = 0;
+  #vote: string | null = null;
+  #lead: string | null = null;
+  #role: RaftRole = 'follower';
+  #electionElapsed = 0;
+  #heartbeatElapsed = 0;
+  #randomizedTimeout = 0;
+  #votes = new Map<string, boolean>();
+  #progress = new Map<string, Progress>();
+  #msgs: RaftMessage[] = [];
+  #persisted: HardState;
+  #reads: ReadState[] = [];
+  #pendingReads: PendingRead[] = [];
+  #transferee: string | null = null;
+  #readSeq = 0;
+
+  constructor(config: RaftCoreConfig) {
+    this.id = config.id;
+    this.#rng = config.rng;
+    this.#electionTicks = config.electionTicks ?? 10;
+    this.#heartbeatTicks = config.heartbeatTicks ?? 1;
+    this.#preVote = config.preVote ?? true;
+    this.#checkQuorum = config.checkQuorum ?? true;
+    this.#maxInflight = config.maxInflight ?? 64;
+    this.#maxBatchBytes = config.maxBatchBytes ?? 1024 * 1024;
+    this.#chunkBytes = config.snapshotChunkBytes ?? 64 * 1024;
+    this.#voters = [...config.voters];
+    const restore = config.restore;
+    const hs = restore?.hardState ?? { term: 0, vote: null, commit: 0 };
+    this.log = new RaftLog(restore?.snapshot ?? { index: 0, term: 0 }, restore?.entries ?? [], hs.commit);
+    this.#term = hs.term;
+    this.#vote = hs.vote;
+    this.#persisted = { term: hs.term, vote: hs.vote, commit: this.log.committed };
+    this.#becomeFollower(this.#term, null);
+  }
+
+  /** Current term. */
+  get term(): number {
+    return this.#term;
+  }
+  /** Current role. */
+  get role(): RaftRole {
+    return this.#role;
+  }
+  /** Leader this node follows (itself when leader), or `null`. */
+  get leader(): string | null {
+    return this.#lead;
+  }
+  /** Vote cast in the current term. */
+  get vote(): string | null {
+    return this.#vote;
+  }
+  /** Voting members. */
+  get voters(): readonly string[] {
+    return this.#voters;
+  }
+  /** Leader only: follower match indexes. */
+  matchIndex(id: string): number | undefined {
+    return this.#progress.get(id)?.match;
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** Advances logical time by one tick. */
+  tick(): void {
+    if (this.#role === 'leader') this.#tickLeader();
+    else this.#tickElection();
+  }
+
+  /**
+   * Appends a command to the leader's log. Returns its index and term, or
+   * `undefined` when this node is not the leader (or is transferring
+   * leadership away).
+   */
+  propose(data: Uint8Array): { index: number; term: number } | undefined {
+    if (this.#role !== 'leader' || this.#transferee !== null) return undefined;
+    const entry = this.#appendEntry(withKind(EntryKind.COMMAND, data));
+    this.#bcastAppend();
+    this.#maybeCommit();
+    return { index: entry.index, term: entry.term };
+  }
+
+  /**
+   * Starts a linearizable read (ReadIndex, Raft thesis §6.4): on a leader,
+   * confirms leadership with a heartbeat round; on a follower, asks the
+   * leader. The result appears in a later {@link Ready}'s `reads` with
+   * `ctx`. Returns false when no leader is known.
+   */
+  readIndex(ctx: number): boolean {
+    if (this.#role === 'leader') {
+      this.#leaderRead(ctx, this.id);
+      return true;
+    }
+    if (this.#lead === null) return false;
+    this.#send(message({ kind: 'read-index', from: this.id, to: this.#lead, term: this.#term, ctx }));
+    return true;
+  }
+
+  /** Leader only: hands leadership to `to` once its log is caught up (Raft thesis §3.10). */
+  transferLeadership(to: string): boolean {
+    if (this.#role !== 'leader' || to === this.id || !this.#voters.includes(to)) return false;
+    this.#transferee = to;
+    const pr = this.#progress.get(to)!;
+    if (pr.match === this.log.lastIndex())
+      this.#send(message({ kind: 'timeout-now', from: this.id, to, term: this.#term }));
+    else this.#sendAppend(to);
+    return true;
+  }
+
+  /**
+   * Records a snapshot of the state machine taken at `snapshot.index`
+   * (applied, hence durable) and compacts the in-memory log up to it.
+   * Followers too far behind are sent this snapshot.
+   */
+  setSnapshot(snapshot: RaftSnapshot): void {
+    if (snapshot.index > this.log.applied || snapshot.index < (this.#snapshot?.index ?? 0)) return;
+    this.#snapshot = snapshot;
+    this.log.compact(snapshot.index, snapshot.term);
+  }
+
+  /** The latest snapshot known to the core, if any. */
+  get snapshot(): RaftSnapshot | undefined {
+    return this.#snapshot;
+  }
+
+  /** Feeds one message received from the network. */
+  step(m: RaftMessage): void {
+    if (m.to !== this.id || m.from === this.id) return;
+    if (m.term > this.#term) {
+      if (m.kind === 'prevote' || m.kind === 'vote') {
+        // A node that heard from a live leader recently ignores campaigns
+        // (check-quorum lease), so a partitioned node cannot disrupt it.
+        const inLease = this.#checkQuorum && this.#lead !== null && this.#electionElapsed < this.#electionTicks;
+        if (inLease && !m.transfer) return;
+      }
+      if (m.kind === 'prevote' || (m.kind === 'prevote-resp' && !m.reject)) {
+        // A pre-vote never changes terms.
+      } else {
+        const fromLeader = m.kind === 'append' || m.kind === 'heartbeat' || m.kind === 'snapshot';
+        this.#becomeFollower(m.term, fromLeader ? m.from : null);
+      }
+    } else if (m.term < this.#term) {
+      if (
+        (this.#checkQuorum || this.#preVote) &&
+        (m.kind === 'append' || m.kind === 'heartbeat' || m.kind === 'snapshot')
+      ) {
+        // Tell a stale leader about the newer term, so it steps down
+        // (otherwise a pre-vote/lease node would never disturb it).
+        this.#send(message({ kind: 'append-resp', from: this.id, to: m.from, term: this.#term }));
+      } else if (m.kind === 'prevote') {
+        this.#send(message({ kind: 'prevote-resp', from: this.id, to: m.from, term: this.#term, reject: true }));
+      }
+      return;
+    }
+
+    switch (m.kind) {
+      case 'prevote':
+      case 'vote':
+        this.#handleVoteRequest(m);
+        return;
+      case 'read-index':
+        if (this.#role === 'leader') this.#leaderRead(m.ctx, m.from);
+        return;
+      case 'read-index-resp':
+        this.#reads.push({ ctx: m.ctx, index: m.index });
+        return;
+    }
+    switch (this.#role) {
+      case 'leader':
+        this.#stepLeader(m);
+        return;
+      case 'pre-candidate':
+      case 'candidate':
+        this.#stepCandidate(m);
+        return;
+      case 'follower':
+        this.#stepFollower(m);
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------- output
+
+  /** True when {@link ready} has something. */
+  hasReady(): boolean {
+    return (
+      this.#msgs.length > 0 ||
+      this.#reads.length > 0 ||
+      this.#installed !== undefined ||
+      this.log.hasUnstable() ||
+      this.#hardStateChanged() ||
+      this.log.nextToApply(this.log.lastIndex()).length > 0
+    );
+  }
+
+  /** Collects the pending work; follow with {@link advance} once it is done. */
+  ready(): Ready {
+    const hs = this.#hardState();
+    const rd: Ready = {
+      ...(this.#hardStateChanged() ? { hardState: hs } : {}),
+      entries: this.log.unstable(),
+      messages: this.#msgs,
+      committed: this.log.nextToApply(this.log.lastIndex()),
+      reads: this.#reads,
+      ...(this.#installed ? { snapshot: this.#installed } : {}),
+    };
+    this.#msgs = [];
+    this.#reads = [];
+    this.#installed = undefined;
+    return rd;
+  }
+
+  /** Acknowledges that a {@link Ready} was persisted and handed out. */
+  advance(rd: Ready): void {
+    if (rd.hardState) this.#persisted = rd.hardState;
+    if (rd.entries.length > 0) this.log.stableTo(rd.entries.at(-1)!.index);
+    const last = rd.committed.at(-1);
+    if (last) this.log.applied = Math.max(this.log.applied, last.index);
+    if (this.#role === 'leader') {
+      // The leader counts itself only for entries it has made durable.
+      this.#progress.get(this.id)?.ack(this.log.stableIndex());
+      this.#maybeCommit();
+    }
+  }
+
+  // ---------------------------------------------------------------- roles
+
+  #becomeFollower(term: number, lead: string | null): void {
+    this.#reset(term);
+    this.#role = 'follower';
+    this.#lead = lead;
+  }
+
+  #becomePreCandidate(): void {
+    // No term change and no vote: a pre-vote failing leaves no trace.
+    this.#role = 'pre-candidate';
+    this.#votes = new Map();
+    this.#lead = null;
+  }
+
+  #becomeCandidate(): void {
+    this.#reset(this.#term + 1);
+    this.#vote = this.id;
+    this.#role = 'candidate';
+  }
+
+  #becomeLeader(): void {
+    this.#reset(this.#term);
+    this.#role = 'leader';
+    this.#lead = this.id;
+    const next = this.log.lastIndex() + 1;
+    for (const v of this.#voters) {
+      const pr = new Progress(next);
+      if (v === this.id) {
+        pr.match = this.log.stableIndex();
+        pr.state = 'replicate';
+      }
+      pr.recentActive = true;
+      this.#progress.set(v, pr);
+    }
+    // An empty entry of the new term: committing it commits everything
+    // before it (Raft §5.4.2: only current-term entries commit by count).
+    this.#appendEntry(withKind(EntryKind.NOOP, new Uint8Array(0)));
+    this.#bcastAppend();
+  }
+
+  #reset(term: number): void {
+    if (term !== this.#term) {
+      this.#term = term;
+      this.#vote = null;
+    }
+    this.#lead = null;
+    this.#electionElapsed = 0;
+    this.#heartbeatElapsed = 0;
+    this.#randomizedTimeout = this.#electionTicks + this.#rng.int(0, this.#electionTicks - 1);
+    this.#votes = new Map();
+    this.#progress = new Map();
+    this.#transferee = null;
+    this.#pendingReads = [];
+  }
+
+  // ---------------------------------------------------------------- elections
+
+  #tickElection(): void {
+    this.#electionElapsed++;
+    if (this.#electionElapsed >= this.#randomizedTimeout && this.#voters.includes(this.id)) {
+      this.#electionElapsed = 0;
+      this.#campaign(this.#preVote ? 'pre' : 'real', false);
+    }
+  }
+
+  #campaign(kind: 'pre' | 'real', transfer: boolean): void {
+    if (kind === 'pre') this.#becomePreCandidate();
+    else this.#becomeCandidate();
+    const term = kind === 'pre' ? this.#term + 1 : this.#term;
+    this.#votes.set(this.id, true);
+    if (tally(this.#voters, this.#votes) === 'won') {
+      if (kind === 'pre') this.#campaign('real', transfer);
+      else this.#becomeLeader();
+      return;
+    }
+    for (const v of this.#voters) {
+      if (v === this.id) continue;
+      this.#send(
+        message({
+          kind: kind === 'pre' ? 'prevote' : 'vote',
+          from: this.id,
+          to: v,
+          term,
+          index: this.log.lastIndex(),
+          logTerm: this.log.lastTerm(),
+          transfer,
+        }),
+      );
+    }
+  }
+
+  #handleVoteRequest(m: RaftMessage): void {
+    const pre = m.kind === 'prevote';
+    const canVote =
+      this.#vote === m.from || (this.#vote === null && this.#lead === null) || (pre && m.term > this.#term);
+    const grant = canVote && this.log.isUpToDate(m.index, m.logTerm);
+    if (grant && !pre) {
+      this.#electionElapsed = 0;
+      this.#vote = m.from;
+    }
+    this.#send(
+      message({
+        kind: pre ? 'prevote-resp' : 'vote-resp',
+        from: this.id,
+        to: m.from,
+        // A granted pre-vote answers in the candidate's future term so it
+        // counts; a refusal carries ours.
+        term: grant ? m.term : this.#term,
+        reject: !grant,
+      }),
+    );
+  }
+
+  #stepCandidate(m: RaftMessage): void {
+    switch (m.kind) {
+      case 'append':
+        this.#becomeFollower(m.term, m.from);
+        this.#handleAppend(m);
+        return;
+      case 'heartbeat':
+        this.#becomeFollower(m.term, m.from);
+        this.#handleHeartbeat(m);
+        return;
+      case 'snapshot':
+        this.#becomeFollower(m.term, m.from);
+        this.#handleSnapshot(m);
+        return;
+      case 'prevote-resp':
+      case 'vote-resp': {
+        if ((m.kind === 'prevote-resp') !== (this.#role === 'pre-candidate')) return;
+        this.#votes.set(m.from, !m.reject);
+        const outcome = tally(this.#voters, this.#votes);
+        if (outcome === 'won') {
+          if (this.#role === 'pre-candidate') this.#campaign('real', false);
+          else this.#becomeLeader();
+        } else if (outcome === 'lost') {
+          this.#becomeFollower(this.#term, null);
+        }
+        return;
+      }
+      case 'timeout-now':
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------- follower
+
+  #stepFollower(m: RaftMessage): void {
+    switch (m.kind) {
+      case 'append':
+        this.#electionElapsed = 0;
+        this.#lead = m.from;
+        this.#handleAppend(m);
+        return;
+      case 'heartbeat':
+        this.#electionElapsed = 0;
+        this.#lead = m.from;
+        this.#handleHeartbeat(m);
+        return;
+      case 'snapshot':
+        this.#electionElapsed = 0;
+        this.#lead = m.from;
+        this.#handleSnapshot(m);
+        return;
+      case 'timeout-now':
+        // Leadership transfer: campaign now, skipping pre-vote and leases.
+        if (this.#voters.includes(this.id)) this.#campaign('real', true);
+        return;
+    }
+  }
+
+  #handleAppend(m: RaftMessage): void {
+    const reply = (fields: Partial<RaftMessage>) =>
+      this.#send(message({ kind: 'append-resp', from: this.id, to: m.from, term: this.#term, ...fields }));
+    if (m.entries.length > 0 && (m.entries[0]!.index !== m.index + 1 || m.entries.at(-1)!.term > m.term)) return;
+    if (m.index < this.log.committed) {
+      reply({ index: this.log.committed });
+      return;
+    }
+    if (this.log.matchTerm(m.index, m.logTerm)) {
+      const lastNew = this.log.merge(m.index, m.entries);
+      this.log.commitTo(Math.min(m.commit, lastNew));
+      reply({ index: lastNew });
+      return;
+    }
+    // Fast back-tracking (etcd): point the leader at the last index that
+    // can possibly match, skipping whole terms of conflicting entries.
+    const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
+    reply({ index: m.index, reject: true, hint, logTerm: this.log.term(hint) ?? 0 });
+  }
+
+  /** Receives one chunk of an InstallSnapshot; chunks must arrive in order, a gap asks the leader to resume. */
+  #handleSnapshot(m: RaftMessage): void {
+    const reply = (offset: number) =>
+      this.#send(
+        message({ kind: 'snapshot-resp', from: this.id, to: m.from, term: this.#term, index: m.index, offset }),
+      );
+    if (m.index <= this.log.committed) {
+      this.#incoming = undefined;
+      this.#send(
+        message({ kind: 'append-resp', from: this.id, to: m.from, term: this.#term, index: this.log.committed }),
+      );
+      return;
+    }
+    let inc = this.#incoming;
+    if (!inc || inc.index !== m.index || inc.term !== m.logTerm) {
+      if (m.offset !== 0) {
+        reply(0);
+        return;
+      }
+      inc = this.#incoming = { index: m.index, term: m.logTerm, parts: [], size: 0 };
+    }
+    if (m.offset !== inc.size) {
+      reply(inc.size);
+      return;
+    }
+    inc.parts.push(m.data);
+    inc.size += m.data.length;
+    if (!m.done) {
+      reply(inc.size);
+      return;
+    }
+    const data = new Uint8Array(inc.size);
+    let at = 0;
+    for (const p of inc.parts) {
+      data.set(p, at);
+      at += p.length;
+    }
+    this.#incoming = undefined;
+    const snap: RaftSnapshot = { index: inc.index, term: inc.term, data };
+    this.log.restoreSnapshot(snap.index, snap.term);
+    this.#snapshot = snap;
+    this.#installed = snap;
+    this.#send(message({ kind: 'append-resp', from: this.id, to: m.from, term: this.#term, index: snap.index }));
+  }
+
+  #handleHeartbeat(m: RaftMessage): void {
+    this.log.commitTo(m.commit);
+    this.#send(message({ kind: 'heartbeat-resp', from: this.id, to: m.from, term: this.#term, ctx: m.ctx }));
+  }
+
+  // ---------------------------------------------------------------- leader
+
+  #tickLeader(): void {
+    this.#heartbeatElapsed++;
+    this.#electionElapsed++;
+    if (this.#electionElapsed >= this.#electionTicks) {
+      this.#electionElapsed = 0;
+      if (this.#checkQuorum) {
+        const active = new Set<string>([this.id]);
+        for (const [id, pr] of this.#progress) {
+          if (pr.recentActive) active.add(id);
+          if (id !== this.id) pr.recentActive = false;
+        }
+        if (!hasQuorum(this.#voters, active)) {
+          this.#becomeFollower(this.#term, null);
+          return;
+        }
+      }
+      if (this.#transferee !== null) this.#transferee = null; // transfer timed out
+    }
+    if (this.#heartbeatElapsed >= this.#heartbeatTicks) {
+      this.#heartbeatElapsed = 0;
+      this.#bcastHeartbeat(0);
+    }
+  }
+
+  #stepLeader(m: RaftMessage): void {
+    const pr = this.#progress.get(m.from);
+    if (!pr) return;
+    pr.recentActive = true;
+    switch (m.kind) {
+      case 'append-resp': {
+        if (m.reject) {
+          if (m.index <= pr.match) return; // stale
+          if (pr.state === 'replicate') {
+            pr.becomeProbe(pr.match + 1);
+          } else {
+            if (m.index !== pr.next - 1) return; // answers an older probe
+            // Back up to the follower's hint, or further by our own terms.
+            let probe = m.hint;
+            if (m.logTerm > 0) probe = this.log.findConflictByTerm(m.hint, m.logTerm);
+            pr.becomeProbe(Math.min(m.index, probe + 1));
+          }
+          this.#sendAppend(m.from);
+          return;
+        }
+        const wasPaused = pr.paused(this.#maxInflight);
+        if (pr.ack(m.index)) {
+          if (!this.#maybeCommit()) this.#sendAppend(m.from);
+          if (m.from === this.#transferee && pr.match === this.log.lastIndex()) {
+            this.#send(message({ kind: 'timeout-now', from: this.id, to: m.from, term: this.#term }));
+          }
+        } else if (wasPaused) {
+          this.#sendAppend(m.from);
+        }
+        // Keep streaming while the window allows.
+        while (pr.state === 'replicate' && pr.next <= this.log.lastIndex() && !pr.paused(this.#maxInflight)) {
+          if (!this.#sendAppend(m.from)) break;
+        }
+        return;
+      }
+      case 'snapshot-resp': {
+        const snap = pr.snapshot;
+        if (pr.state !== 'snapshot' || !snap || m.index !== snap.index) return;
+        snap.offset = Math.min(m.offset, snap.data.length);
+        pr.probeSent = false;
+        this.#sendAppend(m.from);
+        return;
+      }
+      case 'heartbeat-resp': {
+        pr.probeSent = false;
+        if (pr.match < this.log.lastIndex()) {
+          // Appends may have been lost: free a window slot and send, even an
+          // empty append, so a gap shows up as a rejection and we re-probe.
+          if (pr.state === 'replicate' && pr.paused(this.#maxInflight)) pr.inflight.shift();
+          this.#sendAppend(m.from, true);
+        }
+        if (m.ctx !== 0) this.#ackRead(m.ctx, m.from);
+        return;
+      }
+    }
+  }
+
+  #appendEntry(data: Uint8Array): LogEntry {
+    const entry: LogEntry = { index: this.log.lastIndex() + 1, term: this.#term, data };
+    this.log.append([entry]);
+    return entry;
+  }
+
+  #bcastAppend(): void {
+    for (const v of this.#voters) if (v !== this.id) this.#sendAppend(v);
+  }
+
+  #bcastHeartbeat(ctx: number): void {
+    for (const v of this.#voters) {
+      if (v === this.id) continue;
+      const pr = this.#progress.get(v)!;
+      this.#send(
+        message({
+          kind: 'heartbeat',
+          from: this.id,
+          to: v,
+          term: this.#term,
+          commit: Math.min(pr.match, this.log.committed),
+          ctx,
+        }),
+      );
+    }
+  }
+
+  /** Sends the next append to `to` if flow control allows; returns whether one was sent. */
+  #sendAppend(to: string, sendIfEmpty = false): boolean {
+    const pr = this.#progress.get(to);
+    if (!pr || pr.paused(this.#maxInflight)) return false;
+    const prev = pr.next - 1;
+    const prevTerm = this.log.term(prev);
+    if (prevTerm === undefined || pr.state === 'snapshot') return this.#sendSnapshot(to, pr);
+    const entries = this.log.slice(pr.next, this.log.lastIndex() + 1, this.#maxBatchBytes);
+    if (entries.length === 0 && pr.state === 'replicate' && !sendIfEmpty) return false;
+    this.#send(
+      message({
+        kind: 'append',
+        from: this.id,
+        to,
+        term: this.#term,
+        index: prev,
+        logTerm: prevTerm,
+        entries,
+        commit: this.log.committed,
+      }),
+    );
+    pr.sent(entries.at(-1)?.index ?? prev);
+    return true;
+  }
+
+  /** Sends the next chunk of the snapshot to a follower whose next entry is compacted away. */
+  #sendSnapshot(to: string, pr: Progress): boolean {
+    if (pr.state !== 'snapshot') {
+      const snap = this.#snapshot;
+      if (!snap) return false;
+      pr.state = 'snapshot';
+      pr.inflight.length = 0;
+      pr.probeSent = false;
+      pr.snapshot = { index: snap.index, term: snap.term, data: snap.data, offset: 0 };
+    }
+    const s = pr.snapshot!;
+    if (pr.probeSent) return false;
+    const end = Math.min(s.offset + this.#chunkBytes, s.data.length);
+    this.#send(
+      message({
+        kind: 'snapshot',
+        from: this.id,
+        to,
+        term: this.#term,
+        index: s.index,
+        logTerm: s.term,
+        offset: s.offset,
+        data: s.data.subarray(s.offset, end),
+        done: end === s.data.length,
+      }),
+    );
+    pr.probeSent = true;
+    return true;
+  }
+
+  #maybeCommit(): boolean {
+    const idx = majorityIndex(this.#voters, (id) => this.#progress.get(id)?.match ?? 0);
+    // Only an entry of the current term commits by counting replicas
+    // (Raft §5.4.2, the Figure 8 hazard).
+    if (idx > this.log.committed && this.log.term(idx) === this.#term) {
+      this.log.commitTo(idx);
+      this.#bcastAppendAfterCommit();
+      this.#releaseReads();
+      return true;
+    }
+    return false;
+  }
+
+  #bcastAppendAfterCommit(): void {
+    for (const v of this.#voters) {
+      if (v === this.id) continue;
+      const pr = this.#progress.get(v)!;
+      if (!this.#sendAppend(v) && pr.state === 'replicate' && this.log.term(pr.match) !== undefined) {
+        // Nothing new to send: tell the follower the commit index anyway,
+        // anchored at its match index so it cannot be rejected.
+        this.#send(
+          message({
+            kind: 'append',
+            from: this.id,
+            to: v,
+            term: this.#term,
+            index: pr.match,
+            logTerm: this.log.term(pr.match)!,
+            commit: this.log.committed,
+          }),
+        );
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  #leaderRead(ctx: number, from: string): void {
+    const seq = ++this.#readSeq;
+    const pending: PendingRead = { seq, ctx, index: this.log.committed, from, acks: new Set([this.id]) };
+    this.#pendingReads.push(pending);
+    if (hasQuorum(this.#voters, pending.acks)) this.#releaseReads();
+    else this.#bcastHeartbeat(seq);
+  }
+
+  #ackRead(seq: number, from: string): void {
+    for (const r of this.#pendingReads) {
+      // A heartbeat answer for a later read also confirms earlier ones.
+      if (r.seq <= seq) r.acks.add(from);
+    }
+    this.#releaseReads();
+  }
+
+  /**
+   * Releases confirmed reads, but only once this leader has committed an
+   * entry of its term: before that its commit index may lag the cluster's.
+   */
+  #releaseReads(): void {
+    if (this.log.term(this.log.committed) !== this.#term) return;
+    while (this.#pendingReads.length > 0) {
+      const r = this.#pendingReads[0]!;
+      if (!hasQuorum(this.#voters, r.acks)) break;
+      this.#pendingReads.shift();
+      const index = Math.max(r.index, this.log.committed);
+      if (r.from === this.id) this.#reads.push({ ctx: r.ctx, index });
+      else
+        this.#send(
+          message({ kind: 'read-index-resp', from: this.id, to: r.from, term: this.#term, ctx: r.ctx, index }),
+        );
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  #send(m: RaftMessage): void {
+    this.#msgs.push(m);
+  }
+
+  #hardState(): HardState {
+    return { term: this.#term, vote: this.#vote, commit: this.log.committed };
+  }
+
+  #hardStateChanged(): boolean {
+    const p = this.#persisted;
+    return p.term !== this.#term || p.vote !== this.#vote || p.commit !== this.log.committed;
+  }
+}
+
+/** Prefixes `data` with an entry kind byte. */
+export function withKind(kind: number, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(data.length + 1);
+  out[0] = kind;
+  out.set(data, 1);
+  return out;
+}

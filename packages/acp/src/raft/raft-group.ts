@@ -1,0 +1,423 @@
+import {
+  type Clock,
+  type CommittedCommand,
+  type ConsensusGroup,
+  type ConsensusStatus,
+  CoreErrorCode,
+  type DurableLog,
+  decodeMsgpack,
+  encodeMsgpack,
+  type Logger,
+  NovacronError,
+  type PeerNetwork,
+  type ProposeOptions,
+  type ProposeResult,
+  type ReplicatedStateMachine,
+  type Rng,
+  type Timer,
+} from '@novacron/core';
+import { AcpErrorCode } from '../errors.js';
+import { EntryKind, RaftCore, type RaftSnapshot, type Ready } from './core.js';
+import { SessionTable } from './sessions.js';
+import { MemorySnapshotStore, type RaftSnapshotStore } from './snapshot-store.js';
+import { RAFT_CHANNEL, RaftWireCodec } from './wire.js';
+
+/** What {@link RaftGroup} takes. */
+export interface RaftGroupInit {
+  /** This member's node id (its id on `network`). */
+  readonly id: string;
+  /** Voting members, this one included. */
+  readonly voters: readonly string[];
+  /** Messages to and from the other members. */
+  readonly network: PeerNetwork;
+  /** Persistent log (opened by `start`, closed by `stop`). */
+  readonly log: DurableLog;
+  /** Time source for ticks and timeouts. */
+  readonly clock: Clock;
+  /** Randomness for election timeouts. */
+  readonly rng: Rng;
+  /** The replicated state machine. */
+  readonly stateMachine: ReplicatedStateMachine;
+  /** Milliseconds per Raft tick (default 50). */
+  readonly tickMs?: number;
+  /** Election timeout in ticks, randomized in [n, 2n) (default 10). */
+  readonly electionTicks?: number;
+  /** Heartbeat interval in ticks (default 1). */
+  readonly heartbeatTicks?: number;
+  /** Pre-vote (default true). */
+  readonly preVote?: boolean;
+  /** Check-quorum (default true). */
+  readonly checkQuorum?: boolean;
+  /** In-flight appends per follower (default 64). */
+  readonly maxInflight?: number;
+  /** Where snapshots are kept (default: in memory). Use a `FileSnapshotStore` next to a `FileDurableLog`. */
+  readonly snapshots?: RaftSnapshotStore;
+  /** Take a snapshot and compact the log every this many applied entries (default 10 000; 0: never). */
+  readonly snapshotEvery?: number;
+  /** Snapshot bytes per InstallSnapshot message (default 64 KiB). */
+  readonly snapshotChunkBytes?: number;
+  /** Default proposal timeout in ms (default 10 000). */
+  readonly proposeTimeoutMs?: number;
+  /** Optional logger. */
+  readonly logger?: Logger;
+}
+
+interface PendingProposal {
+  readonly term: number;
+  readonly resolve: (r: ProposeResult) => void;
+  readonly reject: (err: unknown) => void;
+  readonly cleanup: () => void;
+}
+
+interface PendingRead {
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+  readonly cleanup: () => void;
+  index?: number;
+}
+
+/**
+ * A Raft member implementing core's {@link ConsensusGroup}: the thin
+ * runtime around {@link RaftCore}. It owns the tick timer (on the injected
+ * clock), persists each `Ready` to the {@link DurableLog} before sending
+ * its messages or applying its entries, carries messages as versioned
+ * MessagePack over a {@link PeerNetwork}, applies committed commands
+ * through client sessions (exactly once per `(client, seq)`) and answers
+ * proposals and ReadIndex reads.
+ */
+export class RaftGroup implements ConsensusGroup {
+  readonly #init: RaftGroupInit;
+  readonly #codec = new RaftWireCodec();
+  readonly #sessions = new SessionTable();
+  readonly #listeners = new Set<(c: CommittedCommand) => void>();
+  readonly #proposals = new Map<number, PendingProposal>();
+  readonly #reads = new Map<number, PendingRead>();
+  #core: RaftCore | undefined;
+  #timer: Timer | undefined;
+  #unhandle: (() => void) | undefined;
+  #processing: Promise<void> | undefined;
+  #again = false;
+  #readCtx = 0;
+  #applied = 0;
+  #snapshots: RaftSnapshotStore;
+  #state: 'new' | 'started' | 'stopped' | 'failed' = 'new';
+
+  constructor(init: RaftGroupInit) {
+    if (!init.voters.includes(init.id) || new Set(init.voters).size !== init.voters.length) {
+      throw new NovacronError(AcpErrorCode.RAFT_CONFIG_INVALID, 'raft: voters must be distinct and include id', {
+        details: { id: init.id, voters: [...init.voters] },
+      });
+    }
+    this.#init = init;
+    this.#snapshots = init.snapshots ?? new MemorySnapshotStore();
+  }
+
+  /** The Raft state machine (for inspection by tests and tools). */
+  get core(): RaftCore {
+    if (!this.#core) throw this.#notStarted('core');
+    return this.#core;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'new') return;
+    const { log } = this.#init;
+    await log.open();
+    const snapshot = log.snapshot();
+    this.#core = new RaftCore({
+      id: this.#init.id,
+      voters: this.#init.voters,
+      rng: this.#init.rng,
+      ...(this.#init.electionTicks !== undefined ? { electionTicks: this.#init.electionTicks } : {}),
+      ...(this.#init.heartbeatTicks !== undefined ? { heartbeatTicks: this.#init.heartbeatTicks } : {}),
+      ...(this.#init.preVote !== undefined ? { preVote: this.#init.preVote } : {}),
+      ...(this.#init.checkQuorum !== undefined ? { checkQuorum: this.#init.checkQuorum } : {}),
+      ...(this.#init.maxInflight !== undefined ? { maxInflight: this.#init.maxInflight } : {}),
+      maxBatchBytes: Math.max(1024, Math.floor(this.#init.network.maxMessageSize / 2)),
+      snapshotChunkBytes: Math.min(
+        this.#init.snapshotChunkBytes ?? 64 * 1024,
+        Math.max(256, Math.floor(this.#init.network.maxMessageSize / 2)),
+      ),
+      restore: {
+        hardState: log.hardState(),
+        snapshot,
+        entries: log.entries(log.firstIndex(), log.lastIndex() + 1),
+      },
+    });
+    this.#applied = snapshot.index;
+    const saved = await this.#snapshots.load();
+    if (saved && saved.index >= snapshot.index) {
+      this.#restoreState(saved);
+      const core = this.#core;
+      core.log.committed = Math.max(core.log.committed, saved.index);
+      core.log.applied = Math.max(core.log.applied, saved.index);
+      core.setSnapshot(saved);
+      this.#applied = saved.index;
+    }
+    this.#unhandle = this.#init.network.handle(RAFT_CHANNEL, (from, data) => this.#receive(from, data));
+    this.#timer = this.#init.clock.setInterval(() => {
+      this.#core!.tick();
+      this.#kick();
+    }, this.#init.tickMs ?? 50);
+    this.#state = 'started';
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === 'new' || this.#state === 'stopped') {
+      this.#state = 'stopped';
+      return;
+    }
+    this.#state = 'stopped';
+    this.#timer?.cancel();
+    this.#unhandle?.();
+    await this.#processing?.catch(() => undefined);
+    this.#failAll(new NovacronError(CoreErrorCode.PROPOSAL_UNKNOWN, 'raft: group stopped', { details: {} }));
+    await this.#init.log.close();
+  }
+
+  async propose(command: Uint8Array, options: ProposeOptions = {}): Promise<ProposeResult> {
+    if (this.#state !== 'started') throw this.#notStarted('propose');
+    const core = this.#core!;
+    const session = options.session;
+    const payload = encodeMsgpack([session?.client ?? '', session?.seq ?? 0, command]);
+    const at = core.propose(payload);
+    if (at === undefined) {
+      throw new NovacronError(CoreErrorCode.NOT_LEADER, `raft: ${this.#init.id} is not the leader`, {
+        details: { leader: core.leader },
+      });
+    }
+    this.#kick();
+    return new Promise<ProposeResult>((resolve, reject) => {
+      const cleanup = this.#guard(options, this.#init.proposeTimeoutMs ?? 10_000, (err) => {
+        this.#proposals.delete(at.index);
+        reject(err);
+      });
+      this.#proposals.set(at.index, { term: at.term, resolve, reject, cleanup });
+    });
+  }
+
+  async read(options: { readonly signal?: AbortSignal; readonly timeoutMs?: number } = {}): Promise<void> {
+    if (this.#state !== 'started') throw this.#notStarted('read');
+    const ctx = ++this.#readCtx;
+    if (!this.#core!.readIndex(ctx)) {
+      throw new NovacronError(CoreErrorCode.NOT_LEADER, 'raft: no leader known for a read', {
+        details: { leader: null },
+      });
+    }
+    this.#kick();
+    return new Promise<void>((resolve, reject) => {
+      const cleanup = this.#guard(options, this.#init.proposeTimeoutMs ?? 10_000, (err) => {
+        this.#reads.delete(ctx);
+        reject(err);
+      });
+      this.#reads.set(ctx, { resolve, reject, cleanup });
+    });
+  }
+
+  onCommitted(listener: (command: CommittedCommand) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  status(): ConsensusStatus {
+    const core = this.#core;
+    return {
+      id: this.#init.id,
+      role: core?.role ?? 'stopped',
+      term: core?.term ?? 0,
+      leader: core?.leader ?? null,
+      commitIndex: core?.log.committed ?? 0,
+      appliedIndex: this.#applied,
+      voters: [...(core?.voters ?? this.#init.voters)],
+    };
+  }
+
+  /** Asks this leader to hand leadership to `to`; false when not leader or `to` is no voter. */
+  transferLeadership(to: string): boolean {
+    const ok = this.#core?.transferLeadership(to) ?? false;
+    this.#kick();
+    return ok;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #receive(from: string, data: Uint8Array): void {
+    if (this.#state !== 'started') return;
+    let m: ReturnType<RaftWireCodec['decode']>;
+    try {
+      m = this.#codec.decode(data, from, this.#init.id);
+    } catch (err) {
+      this.#init.logger?.warn('raft: dropped an undecodable message', { from, err });
+      return;
+    }
+    try {
+      this.#core!.step(m);
+    } catch (err) {
+      this.#init.logger?.warn('raft: dropped a message that violates the protocol', { from, err });
+      return;
+    }
+    this.#kick();
+  }
+
+  #kick(): void {
+    if (this.#state !== 'started') return;
+    if (this.#processing) {
+      this.#again = true;
+      return;
+    }
+    this.#processing = this.#process()
+      .catch((err) => {
+        // Storage failed: this member can no longer promise durability.
+        this.#state = 'failed';
+        this.#timer?.cancel();
+        this.#unhandle?.();
+        this.#failAll(err);
+      })
+      .finally(() => {
+        this.#processing = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.#kick();
+        }
+      });
+  }
+
+  async #process(): Promise<void> {
+    const core = this.#core!;
+    const log = this.#init.log;
+    while (this.#state === 'started' && core.hasReady()) {
+      const rd: Ready = core.ready();
+      const empty =
+        !rd.snapshot &&
+        !rd.hardState &&
+        rd.entries.length + rd.messages.length + rd.committed.length + rd.reads.length === 0;
+      if (empty) {
+        this.#init.logger?.warn('raft: empty ready', { id: this.#init.id });
+        return;
+      }
+      if (rd.snapshot) await this.#install(rd.snapshot);
+      const writes: Promise<void>[] = [];
+      if (rd.entries.length > 0) writes.push(log.append(rd.entries));
+      if (rd.hardState) writes.push(log.setHardState(rd.hardState));
+      if (writes.length > 0) await Promise.all(writes);
+      if (this.#state !== 'started') return;
+      for (const m of rd.messages) this.#init.network.send(m.to, RAFT_CHANNEL, this.#codec.encode(m));
+      for (const e of rd.committed) this.#apply(e.index, e.term, e.data);
+      for (const r of rd.reads) {
+        const pending = this.#reads.get(r.ctx);
+        if (pending) pending.index = r.index;
+      }
+      core.advance(rd);
+      this.#releaseReads();
+      const every = this.#init.snapshotEvery ?? 10_000;
+      if (every > 0 && this.#applied - (core.snapshot?.index ?? log.snapshot().index) >= every)
+        await this.#takeSnapshot();
+    }
+  }
+
+  /** Snapshots the state machine at the applied index, saves it, then compacts the log below it. */
+  async #takeSnapshot(): Promise<void> {
+    const core = this.#core!;
+    const index = this.#applied;
+    const term = core.log.term(index);
+    if (term === undefined) return;
+    const data = encodeMsgpack([this.#sessions.snapshot(), this.#init.stateMachine.snapshot()]);
+    const snap: RaftSnapshot = { index, term, data };
+    await this.#snapshots.save(snap);
+    core.setSnapshot(snap);
+    await this.#init.log.compact(index, term);
+  }
+
+  /** Installs a snapshot received from the leader: saved first, then the state, then the log. */
+  async #install(snap: RaftSnapshot): Promise<void> {
+    const log = this.#init.log;
+    await this.#snapshots.save(snap);
+    this.#restoreState(snap);
+    this.#applied = snap.index;
+    if (snap.index <= log.lastIndex() && snap.index >= log.firstIndex() && log.term(snap.index) !== snap.term) {
+      await log.truncateSuffix(snap.index);
+    }
+    await log.compact(snap.index, snap.term);
+  }
+
+  #restoreState(snap: RaftSnapshot): void {
+    const [sessions, state] = decodeMsgpack(snap.data) as [Uint8Array, Uint8Array];
+    this.#sessions.restore(sessions);
+    this.#init.stateMachine.restore(state);
+  }
+
+  #apply(index: number, term: number, data: Uint8Array): void {
+    this.#applied = index;
+    const pending = this.#proposals.get(index);
+    if (data[0] !== EntryKind.COMMAND) {
+      if (pending) this.#dropProposal(index, pending);
+      return;
+    }
+    const [client, seq, command] = decodeMsgpack(data.subarray(1)) as [string, number, Uint8Array];
+    const result = this.#sessions.apply(this.#init.stateMachine, client, seq, command, index);
+    for (const l of this.#listeners) l({ index, command, result });
+    if (pending) {
+      this.#proposals.delete(index);
+      pending.cleanup();
+      if (pending.term === term) pending.resolve({ index, result });
+      else this.#dropProposal(index, pending);
+    }
+  }
+
+  #dropProposal(index: number, p: PendingProposal): void {
+    this.#proposals.delete(index);
+    p.cleanup();
+    p.reject(
+      new NovacronError(CoreErrorCode.PROPOSAL_DROPPED, `raft: another entry committed at ${index}`, {
+        details: { index },
+      }),
+    );
+  }
+
+  #releaseReads(): void {
+    for (const [ctx, r] of this.#reads) {
+      if (r.index !== undefined && r.index <= this.#applied) {
+        this.#reads.delete(ctx);
+        r.cleanup();
+        r.resolve();
+      }
+    }
+  }
+
+  /** Arms a timeout and abort listener; returns the function that disarms both. */
+  #guard(
+    options: { readonly signal?: AbortSignal; readonly timeoutMs?: number },
+    defaultTimeout: number,
+    fail: (err: unknown) => void,
+  ): () => void {
+    const timer = this.#init.clock.setTimeout(
+      () => fail(new NovacronError(CoreErrorCode.PROPOSAL_UNKNOWN, 'raft: no outcome in time', { details: {} })),
+      options.timeoutMs ?? defaultTimeout,
+    );
+    const onAbort = () => {
+      timer.cancel();
+      fail(new NovacronError(CoreErrorCode.ABORTED, 'raft: aborted', { details: {}, cause: options.signal?.reason }));
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    return () => {
+      timer.cancel();
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+  }
+
+  #failAll(err: unknown): void {
+    for (const [, p] of this.#proposals) {
+      p.cleanup();
+      p.reject(err);
+    }
+    this.#proposals.clear();
+    for (const [, r] of this.#reads) {
+      r.cleanup();
+      r.reject(err);
+    }
+    this.#reads.clear();
+  }
+
+  #notStarted(op: string): NovacronError {
+    return new NovacronError(CoreErrorCode.INVALID_STATE, `raft: ${op} while ${this.#state}`, { details: { op } });
+  }
+}
