@@ -1,7 +1,31 @@
-import * as lz4js from 'lz4js';
+import { CoreErrorCode, NovacronError } from '@novacron/core';
 import { HdeErrorCode, hdeError } from '../errors.js';
 import type { BlockCodec } from './block-codec.js';
 import { xxh32 } from './xxh32.js';
+
+/** lz4js's compressor; loaded by {@link initLz4}, since lz4js allocates its 5 MiB hash table at import time. */
+let lz4js: { compress(data: Uint8Array): Uint8Array } | undefined;
+let loading: Promise<void> | undefined;
+
+/**
+ * Loads lz4js. Deferred so that importing `@novacron/hde` allocates nothing
+ * (the package is side-effect free); `loadCodecs()` awaits it, and the async
+ * APIs call that themselves.
+ */
+export function initLz4(): Promise<void> {
+  loading ??= import('lz4js').then((m) => {
+    const mod = m as unknown as { compress?: unknown; default?: { compress: unknown } };
+    lz4js = (typeof mod.compress === 'function' ? mod : mod.default) as typeof lz4js;
+  });
+  return loading;
+}
+
+function lz4Compress(data: Uint8Array): Uint8Array {
+  if (lz4js === undefined) {
+    throw new NovacronError(CoreErrorCode.INVALID_STATE, 'lz4: await loadCodecs() before synchronous use');
+  }
+  return lz4js.compress(data);
+}
 
 const FRAME_MAGIC = 0x184d2204;
 /** Skippable frames: 0x184D2A50..0x184D2A5F. */
@@ -155,6 +179,6 @@ export function lz4DecodeFrames(src: Uint8Array, rawLength: number): Uint8Array 
 export const lz4Codec: BlockCodec = {
   id: 'lz4',
   wireId: 1,
-  compress: (data) => lz4js.compress(data),
+  compress: (data) => lz4Compress(data),
   decompress: (data, rawLength) => lz4DecodeFrames(data, rawLength),
 };

@@ -3,7 +3,7 @@ import { CoreErrorCode, NovacronError, assertBytes } from '@novacron/core';
 import { HdeErrorCode, hdeError } from '../errors.js';
 import { type BlockCodec, CODEC_IDS, type CodecId } from './block-codec.js';
 import { deflateCodec } from './deflate.js';
-import { lz4Codec } from './lz4.js';
+import { initLz4, lz4Codec } from './lz4.js';
 import { noneCodec } from './none.js';
 import { initZstd, zstd1Codec, zstd3Codec, zstd19Codec } from './zstd.js';
 
@@ -13,12 +13,13 @@ const BY_ID: ReadonlyMap<string, BlockCodec> = new Map(
 const BY_WIRE: ReadonlyMap<number, BlockCodec> = new Map([...BY_ID.values()].map((c) => [c.wireId, c]));
 
 /**
- * Makes every codec usable synchronously (loads zstd's WebAssembly). Call
+ * Makes every codec usable synchronously (loads zstd's WebAssembly and
+ * lz4js, both deferred so that importing hde allocates nothing). Call
  * once before using {@link blockCodec} results directly; the async APIs call
  * it themselves.
  */
 export async function loadCodecs(): Promise<void> {
-  await initZstd();
+  await Promise.all([initZstd(), initLz4()]);
 }
 
 /**
