@@ -14,8 +14,10 @@ export interface EnsembleOptions {
   /**
    * How sharply weights favour the better member: weight ∝ (recent MAE)^−p
    * (default 2; 0 is a plain average, large values pick the best member).
+   * One number for every horizon, or one per tracked horizon: long
+   * horizons gain from averaging more, their errors being noisier.
    */
-  readonly sharpness?: number;
+  readonly sharpness?: number | readonly number[];
   /**
    * Prior belief about the members' errors, fitted offline (on training
    * traces only): `scores[m][j]` is member m's mean absolute error at
@@ -44,7 +46,7 @@ export class EnsemblePredictor extends TrackedPredictor {
   protected readonly version = 1;
   /** The members, in the order given. */
   readonly members: readonly TrackedPredictor[];
-  private readonly sharpness: number;
+  private readonly sharpness: Float64Array;
   /** The members' trackers, held directly: reading `.tracker` off mixed classes is a megamorphic lookup. */
   private readonly trackers: readonly ErrorTracker[];
   private readonly prior: { readonly scores: readonly (readonly number[])[]; readonly weight: number } | undefined;
@@ -63,8 +65,16 @@ export class EnsemblePredictor extends TrackedPredictor {
     }
     this.members = [...options.members];
     this.trackers = this.members.map((m) => m.tracker);
-    this.sharpness = options.sharpness ?? 2;
-    assertNumber('options.sharpness', this.sharpness, { min: 0, max: 64 });
+    const sh = options.sharpness ?? 2;
+    const k = this.tracker.horizons.length;
+    if (typeof sh !== 'number' && (!Array.isArray(sh) || sh.length !== k))
+      throw invalidArgument('options.sharpness', `a number or ${k} numbers (one per tracked horizon)`, sh);
+    this.sharpness = new Float64Array(k);
+    for (let j = 0; j < k; j++) {
+      const v = typeof sh === 'number' ? sh : (sh[j] as number);
+      assertNumber('options.sharpness', v, { min: 0, max: 64 });
+      this.sharpness[j] = v;
+    }
     this.weightBuf = new Float64Array(this.members.length);
     this.scoreBuf = new Float64Array(this.members.length);
     this.cache = new Float64Array(this.members.length * this.tracker.horizons.length);
@@ -137,7 +147,7 @@ export class EnsemblePredictor extends TrackedPredictor {
       const s = scores[m]!;
       // Relative to the best member, so the weights do not depend on the series' scale.
       const rel = Number.isNaN(s) || !(best > 0) ? (s === best ? 1 : Number.isNaN(s) ? 1 : 0) : best / s;
-      w[m] = power(rel, this.sharpness);
+      w[m] = power(rel, this.sharpness[j]!);
       sum += w[m]!;
     }
     for (let m = 0; m < w.length; m++) w[m] = sum > 0 ? w[m]! / sum : 1 / w.length;
