@@ -35,12 +35,13 @@ const scores = defaultMembers().map((m, i) => {
 // too few ratios of its own and shows the prior band), offset like the tracker's ratios.
 const PRIOR_SAMPLES = 10;
 const logRatios = horizons.map(() => [] as number[]);
+const setOf: number[][] = horizons.map(() => []);
 const ens = new EnsemblePredictor({
   members: defaultMembers(),
   sharpness: [...DEFAULT_SHARPNESS],
   prior: { scores, weight: DEFAULT_PRIOR_WEIGHT },
 });
-for (const trace of train) {
+for (const [si, trace] of sets.flatMap((s, i) => s.train.map((f) => [i, f] as const))) {
   ens.reset();
   const v = trace.values;
   let mean = 0;
@@ -51,10 +52,23 @@ for (const trace of train) {
     horizons.forEach((h, j) => {
       if (t + h >= v.length) return;
       const f = ens.forecast(h).mean;
-      if (f + eps > 0) logRatios[j]!.push(Math.abs(Math.log((v[t + h]! + eps) / (f + eps))));
+      if (f + eps > 0) {
+        logRatios[j]!.push(Math.abs(Math.log((v[t + h]! + eps) / (f + eps))));
+        setOf[j]!.push(si);
+      }
     });
   }
 }
+for (const [si, s] of sets.entries())
+  console.log(
+    s.name,
+    logRatios
+      .map((r, j) => {
+        const mine = r.filter((_, i) => setOf[j]![i] === si).sort((a, b) => a - b);
+        return `${mine.length}:${mine[Math.floor(0.8 * (mine.length - 1))]?.toFixed(3)}`;
+      })
+      .join('  '),
+  );
 const logHalfWidths = logRatios.map((r) => {
   r.sort((a, b) => a - b);
   return Number(r[Math.floor(0.8 * (r.length - 1))]!.toFixed(4));

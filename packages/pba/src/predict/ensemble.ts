@@ -96,12 +96,18 @@ export class EnsemblePredictor extends TrackedPredictor {
       assertNumber('options.prior.weight', prior.weight, { min: 0 });
     }
     this.prior = prior;
+    this.priorScores = Float64Array.from(prior?.scores.flat() ?? []);
+    this.priorWeight = prior?.weight ?? 0;
   }
+
+  /** The prior's scores flattened member-major (`m * horizons + j`): no nested lookups per observe. */
+  private readonly priorScores: Float64Array;
+  private readonly priorWeight: number;
 
   private readonly scoreBuf: Float64Array;
 
   /** Member m's score at tracked horizon j: its discounted MAE, blended with the prior when there is one. */
-  private memberScore(m: number, j: number): number {
+  private memberScore(m: number, j: number, level: number): number {
     const t = this.trackers[m]!;
     if (this.prior === undefined) return t.score(j);
     // Fall back to the nearest shorter horizon with outcomes, as score() does.
@@ -109,8 +115,8 @@ export class EnsemblePredictor extends TrackedPredictor {
     while (i > 0 && t.errorCount(i) === 0) i--;
     const sum = t.errorSum(i);
     const count = t.errorCount(i);
-    const w = this.prior.weight;
-    const priorErr = this.prior.scores[m]![j]! * this.tracker.level();
+    const w = this.priorWeight;
+    const priorErr = this.priorScores[m * this.tracker.horizons.length + j]! * level;
     return count + w > 0 ? (sum + w * priorErr) / (count + w) : Number.NaN;
   }
 
@@ -136,9 +142,10 @@ export class EnsemblePredictor extends TrackedPredictor {
   private computeWeights(j: number): Float64Array {
     const w = this.weightBuf;
     const scores = this.scoreBuf;
+    const level = this.tracker.level();
     let best = Number.POSITIVE_INFINITY;
     for (let m = 0; m < this.members.length; m++) {
-      const s = this.memberScore(m, j);
+      const s = this.memberScore(m, j, level);
       scores[m] = s;
       if (!Number.isNaN(s) && s < best) best = s;
     }
