@@ -88,17 +88,23 @@ function table(set: TraceSet, rows: { name: string; metrics: HorizonMetrics[] }[
   }
 }
 
-/** Nanoseconds per observe, median of 5 runs over a real trace's values repeated. */
+/**
+ * Nanoseconds per observe over a real trace's values repeated: the minimum
+ * over 7 runs of the process's CPU time (user + system), not wall time, so
+ * other processes on a shared machine neither stretch it (they take wall
+ * time, not our CPU time) nor, through the minimum, do preemptions and GC
+ * pauses of single runs. One warm-up run is discarded.
+ */
 function observeCost(make: () => Predictor, values: Float64Array, N = 200_000): number {
-  const runs: number[] = [];
-  for (let r = 0; r < 5; r++) {
+  let best = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < 8; r++) {
     const p = make();
-    const t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
     for (let i = 0; i < N; i++) p.observe({ value: values[i % values.length]! });
-    runs.push(Number(process.hrtime.bigint() - t0) / N);
+    const c = process.cpuUsage(c0);
+    if (r > 0) best = Math.min(best, ((c.user + c.system) * 1000) / N);
   }
-  runs.sort((a, b) => a - b);
-  return runs[2]!;
+  return best;
 }
 
 const root = tracesRoot();
@@ -116,7 +122,7 @@ for (const set of sets) {
   });
 }
 
-console.log('\ncost of observe (ns, median of 5 × 200k observes on a Norway trace)');
+console.log('\ncost of observe (ns of CPU time, min of 7 runs × 200k observes on a Norway trace)');
 const sample = sets[0]!.test[0]!.values;
 const costs = candidates
   .filter((c) => !c.name.includes('online'))
@@ -125,7 +131,7 @@ const costs = candidates
     nsPerObserve: observeCost(
       c.make,
       sample,
-      c.name.startsWith('lstm') || c.name.startsWith('default (') ? 20_000 : 200_000,
+      c.name.startsWith('lstm') || c.name.startsWith('default (') ? 10_000 : 200_000,
     ),
   }));
 for (const c of costs) console.log(`  ${c.name.padEnd(20)} ${c.nsPerObserve.toFixed(0).padStart(6)} ns`);
@@ -145,6 +151,7 @@ writeFileSync(
   join(out, 'pba.json'),
   JSON.stringify(
     {
+      costMethod: 'CPU time (process.cpuUsage), min of 7 runs after 1 warm-up',
       machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadavg: loadavg() },
       traces: root,
       results,

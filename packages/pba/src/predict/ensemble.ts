@@ -14,8 +14,10 @@ export interface EnsembleOptions {
   /**
    * How sharply weights favour the better member: weight ∝ (recent MAE)^−p
    * (default 2; 0 is a plain average, large values pick the best member).
+   * One number for every horizon, or one per tracked horizon: long
+   * horizons gain from averaging more, their errors being noisier.
    */
-  readonly sharpness?: number;
+  readonly sharpness?: number | readonly number[];
   /**
    * Prior belief about the members' errors, fitted offline (on training
    * traces only): `scores[m][j]` is member m's mean absolute error at
@@ -44,7 +46,7 @@ export class EnsemblePredictor extends TrackedPredictor {
   protected readonly version = 1;
   /** The members, in the order given. */
   readonly members: readonly TrackedPredictor[];
-  private readonly sharpness: number;
+  private readonly sharpness: Float64Array;
   /** The members' trackers, held directly: reading `.tracker` off mixed classes is a megamorphic lookup. */
   private readonly trackers: readonly ErrorTracker[];
   private readonly prior: { readonly scores: readonly (readonly number[])[]; readonly weight: number } | undefined;
@@ -63,8 +65,16 @@ export class EnsemblePredictor extends TrackedPredictor {
     }
     this.members = [...options.members];
     this.trackers = this.members.map((m) => m.tracker);
-    this.sharpness = options.sharpness ?? 2;
-    assertNumber('options.sharpness', this.sharpness, { min: 0, max: 64 });
+    const sh = options.sharpness ?? 2;
+    const k = this.tracker.horizons.length;
+    if (typeof sh !== 'number' && (!Array.isArray(sh) || sh.length !== k))
+      throw invalidArgument('options.sharpness', `a number or ${k} numbers (one per tracked horizon)`, sh);
+    this.sharpness = new Float64Array(k);
+    for (let j = 0; j < k; j++) {
+      const v = typeof sh === 'number' ? sh : (sh[j] as number);
+      assertNumber('options.sharpness', v, { min: 0, max: 64 });
+      this.sharpness[j] = v;
+    }
     this.weightBuf = new Float64Array(this.members.length);
     this.scoreBuf = new Float64Array(this.members.length);
     this.cache = new Float64Array(this.members.length * this.tracker.horizons.length);
@@ -86,12 +96,18 @@ export class EnsemblePredictor extends TrackedPredictor {
       assertNumber('options.prior.weight', prior.weight, { min: 0 });
     }
     this.prior = prior;
+    this.priorScores = Float64Array.from(prior?.scores.flat() ?? []);
+    this.priorWeight = prior?.weight ?? 0;
   }
+
+  /** The prior's scores flattened member-major (`m * horizons + j`): no nested lookups per observe. */
+  private readonly priorScores: Float64Array;
+  private readonly priorWeight: number;
 
   private readonly scoreBuf: Float64Array;
 
   /** Member m's score at tracked horizon j: its discounted MAE, blended with the prior when there is one. */
-  private memberScore(m: number, j: number): number {
+  private memberScore(m: number, j: number, level: number): number {
     const t = this.trackers[m]!;
     if (this.prior === undefined) return t.score(j);
     // Fall back to the nearest shorter horizon with outcomes, as score() does.
@@ -99,8 +115,8 @@ export class EnsemblePredictor extends TrackedPredictor {
     while (i > 0 && t.errorCount(i) === 0) i--;
     const sum = t.errorSum(i);
     const count = t.errorCount(i);
-    const w = this.prior.weight;
-    const priorErr = this.prior.scores[m]![j]! * this.tracker.level();
+    const w = this.priorWeight;
+    const priorErr = this.priorScores[m * this.tracker.horizons.length + j]! * level;
     return count + w > 0 ? (sum + w * priorErr) / (count + w) : Number.NaN;
   }
 
@@ -126,9 +142,10 @@ export class EnsemblePredictor extends TrackedPredictor {
   private computeWeights(j: number): Float64Array {
     const w = this.weightBuf;
     const scores = this.scoreBuf;
+    const level = this.tracker.level();
     let best = Number.POSITIVE_INFINITY;
     for (let m = 0; m < this.members.length; m++) {
-      const s = this.memberScore(m, j);
+      const s = this.memberScore(m, j, level);
       scores[m] = s;
       if (!Number.isNaN(s) && s < best) best = s;
     }
@@ -137,7 +154,7 @@ export class EnsemblePredictor extends TrackedPredictor {
       const s = scores[m]!;
       // Relative to the best member, so the weights do not depend on the series' scale.
       const rel = Number.isNaN(s) || !(best > 0) ? (s === best ? 1 : Number.isNaN(s) ? 1 : 0) : best / s;
-      w[m] = power(rel, this.sharpness);
+      w[m] = power(rel, this.sharpness[j]!);
       sum += w[m]!;
     }
     for (let m = 0; m < w.length; m++) w[m] = sum > 0 ? w[m]! / sum : 1 / w.length;

@@ -1,3 +1,4 @@
+import { invalidArgument } from '@novacron/core';
 import { normalQuantile } from './normal-quantile.js';
 import { StateReader } from './state-fields.js';
 
@@ -17,6 +18,13 @@ export interface ErrorTrackerOptions {
    * it grows with the square root of the horizon.
    */
   readonly priorLogHalfWidth?: number;
+  /**
+   * Fitted prior instead: log-space half-width of the 80% band per tracked
+   * horizon (one number per horizon, in order), e.g. measured offline on
+   * the first samples of training streams. A horizon between tracked ones
+   * uses the nearest, stretched by `growth`. Overrides `priorLogHalfWidth`.
+   */
+  readonly priorLogHalfWidths?: readonly number[];
   /**
    * How log-space interval widths grow with the horizon, as `h^growth`:
    * used for the prior and to stretch a shorter horizon's ratios to a longer
@@ -67,6 +75,7 @@ export class ErrorTracker {
   private readonly minRatios: number;
   private readonly decay: number;
   private readonly priorLogHalfWidth: number;
+  private readonly priorWidths: Float64Array | undefined;
   private readonly growth: number;
   private readonly inflation: number;
   private scale = 0;
@@ -87,6 +96,12 @@ export class ErrorTracker {
     this.minRatios = options.minRatios ?? 10;
     this.decay = options.decay ?? 0.97;
     this.priorLogHalfWidth = options.priorLogHalfWidth ?? 0.3;
+    const pw = options.priorLogHalfWidths;
+    if (pw !== undefined) {
+      if (!Array.isArray(pw) || pw.length !== this.k || !pw.every((x) => Number.isFinite(x) && x > 0))
+        throw invalidArgument('options.priorLogHalfWidths', `${this.k} numbers > 0 (one per tracked horizon)`, pw);
+      this.priorWidths = Float64Array.from(pw);
+    }
     this.growth = options.growth ?? 0.3;
     this.inflation = options.inflation ?? 1;
     this.pending = new Float64Array(this.maxH * this.k);
@@ -188,7 +203,14 @@ export class ErrorTracker {
     while (j >= 0 && Math.min(this.ratioCount[j]!, this.window) < this.minRatios) j--;
     const tail = (1 - level) / 2;
     if (j < 0) {
-      const w = (this.priorLogHalfWidth * h ** this.growth * normalQuantile(1 - tail)) / Z80;
+      const z = normalQuantile(1 - tail) / Z80;
+      if (this.priorWidths !== undefined) {
+        const i = this.nearest(h);
+        const hi = this.horizons[i]!;
+        const w = this.priorWidths[i]! * (h > hi ? (h / hi) ** this.growth : 1) * z;
+        return [Math.exp(-w), Math.exp(w)];
+      }
+      const w = this.priorLogHalfWidth * h ** this.growth * z;
       return [Math.exp(-w), Math.exp(w)];
     }
     const count = Math.min(this.ratioCount[j]!, this.window);

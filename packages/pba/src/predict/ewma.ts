@@ -6,6 +6,12 @@ import { TrackedPredictor, type TrackedPredictorOptions } from './tracked-predic
 export interface EwmaOptions extends TrackedPredictorOptions {
   /** Weight of the newest sample in (0, 1] (default 0.3); 1 is last value. */
   readonly alpha?: number;
+  /**
+   * Start as a running mean (default false): the n-th sample gets weight
+   * `max(α, 1/n)`, so a slow EWMA is the plain mean of a short stream
+   * instead of leaning on its first sample.
+   */
+  readonly warmup?: boolean;
 }
 
 /**
@@ -17,12 +23,14 @@ export class EwmaPredictor extends TrackedPredictor {
   protected readonly version = 1;
   /** The smoothing weight. */
   readonly alpha: number;
+  private readonly warmup: boolean;
   private level = 0;
   private started = false;
 
   constructor(options: EwmaOptions = {}) {
     super(options);
     this.alpha = options.alpha ?? 0.3;
+    this.warmup = options.warmup ?? false;
     assertNumber('options.alpha', this.alpha, { min: Number.MIN_VALUE, max: 1 });
   }
 
@@ -30,7 +38,9 @@ export class EwmaPredictor extends TrackedPredictor {
     return this.level;
   }
   protected learn(value: number): void {
-    this.level = this.started ? this.alpha * value + (1 - this.alpha) * this.level : value;
+    // observations counts the samples before this one.
+    const a = this.warmup ? Math.max(this.alpha, 1 / (this.observations + 1)) : this.alpha;
+    this.level = this.started ? a * value + (1 - a) * this.level : value;
     this.started = true;
   }
   protected resetModel(): void {

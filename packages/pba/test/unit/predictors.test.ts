@@ -145,6 +145,47 @@ describe('options and errors', () => {
       () => new EnsemblePredictor({ members: [new LastValuePredictor({ tracking: { horizons: [1, 3] } })] }),
       CoreErrorCode.INVALID_ARGUMENT,
     );
+    expectNovacronError(
+      () => new EnsemblePredictor({ members: [new LastValuePredictor()], sharpness: [1, 2] }),
+      CoreErrorCode.INVALID_ARGUMENT,
+    );
+    expectNovacronError(
+      () => new LastValuePredictor({ tracking: { priorLogHalfWidths: [0.1, 0.2, 0.3, 0.4, -1] } }),
+      CoreErrorCode.INVALID_ARGUMENT,
+    );
+    expectNovacronError(
+      () => new LastValuePredictor({ tracking: { priorLogHalfWidths: [0.1] } }),
+      CoreErrorCode.INVALID_ARGUMENT,
+    );
+  });
+
+  it('EWMA with warmup is the running mean until 1/n falls below α, then a plain EWMA', () => {
+    const p = new EwmaPredictor({ alpha: 0.25, warmup: true });
+    feed(p, [2, 4, 6]);
+    expect(p.forecast(1).mean).toBeCloseTo(4, 12);
+    feed(p, [8]);
+    expect(p.forecast(1).mean).toBeCloseTo(5, 12);
+    feed(p, [10]);
+    // n = 5: 1/5 < α, so α weighs the newest sample.
+    expect(p.forecast(1).mean).toBeCloseTo(0.25 * 10 + 0.75 * 5, 12);
+    const plain = new EwmaPredictor({ alpha: 0.25 });
+    feed(plain, [2, 4]);
+    expect(plain.forecast(1).mean).toBeCloseTo(2.5, 12);
+  });
+
+  it('a fitted prior band sets the interval per horizon before errors are known, stretched between horizons', () => {
+    const p = new LastValuePredictor({ tracking: { priorLogHalfWidths: [0.1, 0.2, 0.3, 0.4, 0.5], growth: 0.5 } });
+    p.observe({ value: 100 });
+    // Offset share 0.05 of the level (100) is added to mean and bounds in ratio space.
+    const at = (h: number, w: number) => {
+      const f = p.forecast(h, 0.8);
+      expect(f.upper).toBeCloseTo(105 * Math.exp(w) - 5, 9);
+      expect(f.lower).toBeCloseTo(105 * Math.exp(-w) - 5, 9);
+    };
+    at(1, 0.1);
+    at(5, 0.3);
+    at(30, 0.5);
+    at(60, 0.5 * Math.sqrt(2));
   });
 
   it('restoring a state of another kind fails with CORE_PREDICTOR_STATE_INVALID', () => {
