@@ -200,8 +200,8 @@ async function speedCompare(runs: SpeedRun[], placements: number): Promise<Speed
 
 const CHURN_HOSTS = 1_000;
 const CHURN_ARRIVALS = 50_000;
-/** Unmeasured arrivals after the steady-state start, before the measured window. */
-const CHURN_WARMUP = 25_000;
+/** Unmeasured arrivals after the steady-state start, before the measured window (env ITP_CHURN_WARMUP overrides, for sensitivity checks). */
+const CHURN_WARMUP = Number(process.env.ITP_CHURN_WARMUP ?? 25_000);
 const HOST_CPU = 64_000;
 const HOST_MEM = 256 * GiB;
 
