@@ -18,10 +18,20 @@
  *    instantaneous lower bound (max over dimensions of ceil(sum of demand /
  *    host capacity)), both over the arrival window (the drain after the
  *    last arrival is left out). Target for the default: <= 3% above.
- *    Little's law sizes the rate for 70% at steady state; with mean
- *    lifetimes of ~7.4 h the 50,000-arrival window (~2 mean lifetimes) is
- *    still filling up, so the table also prints the utilisation reached. First fit, best
- *    fit (indexed and full scan), spread, dot-product and L2 side by side.
+ *    The rate is sized by Little's law for 70% at steady state, and the
+ *    run STARTS at steady state: the generator's `steadyStart` puts at
+ *    time 0 exactly the VMs that would still be alive had the stream run
+ *    for the 30-day lifetime cap (~26,800 VMs, ~70% CPU), placed by the
+ *    policy under test in their arrival order. Then 25,000 arrivals (about
+ *    one mean lifetime, seven median ones) run unmeasured so the policy's
+ *    own fragmentation builds up, and the 50,000 measured arrivals follow.
+ *    Why not just a higher rate: with heavy-tailed lifetimes (mean ~7.4 h,
+ *    cap 30 days) an empty cluster needs weeks of simulated time to fill,
+ *    so 50,000 arrivals from empty average ~20% CPU; inflating the rate to
+ *    force a 70% mean would measure a cluster still filling, not one in
+ *    steady churn. First fit, best fit (indexed and full scan), spread,
+ *    dot-product and L2 side by side; the table prints the measured mean
+ *    CPU so the 70% condition is checked, not assumed.
  *
  * 3. Rebalancing: 200 hosts filled to ~30% CPU by the spread policy (a
  *    fragmented cluster), then `planRebalance` with budgets of 50, 200 and
@@ -190,6 +200,8 @@ async function speedCompare(runs: SpeedRun[], placements: number): Promise<Speed
 
 const CHURN_HOSTS = 1_000;
 const CHURN_ARRIVALS = 50_000;
+/** Unmeasured arrivals after the steady-state start, before the measured window (env ITP_CHURN_WARMUP overrides, for sensitivity checks). */
+const CHURN_WARMUP = Number(process.env.ITP_CHURN_WARMUP ?? 25_000);
 const HOST_CPU = 64_000;
 const HOST_MEM = 256 * GiB;
 
@@ -217,8 +229,9 @@ async function churn(policy: string, profile: PlacementProfile): Promise<ChurnRo
   const events = generateWorkload({
     preset: HUAWEI_EAST_1,
     rng: seededRng(1),
-    arrivals: CHURN_ARRIVALS,
+    arrivals: CHURN_WARMUP + CHURN_ARRIVALS,
     ratePerSecond: rate,
+    steadyStart: true,
   });
   const perHost = new Int32Array(CHURN_HOSTS);
   const hostOf = new Map<string, number>();
@@ -230,19 +243,30 @@ async function churn(policy: string, profile: PlacementProfile): Promise<ChurnRo
   let areaBound = 0;
   let areaCpu = 0;
   let last = 0;
+  let start = -1;
   const t0 = performance.now();
-  // Measure over the arrival window only: after the last arrival the cluster
-  // just drains (lifetimes run up to 30 days), which says nothing about packing.
+  // Measure from the end of the warm-up to the last arrival: after it the
+  // cluster just drains (lifetimes run up to 30 days), which says nothing
+  // about packing.
+  let warmLeft = CHURN_WARMUP;
   let arrivalsLeft = CHURN_ARRIVALS;
   for (const e of events) {
     if (arrivalsLeft === 0) break;
-    const dt = e.time - last;
-    areaActive += dt * active;
-    areaCpu += dt * cpu;
-    areaBound += dt * Math.max(Math.ceil(cpu / HOST_CPU - 1e-9), Math.ceil(mem / HOST_MEM - 1e-9));
+    if (start >= 0) {
+      const dt = e.time - last;
+      areaActive += dt * active;
+      areaCpu += dt * cpu;
+      areaBound += dt * Math.max(Math.ceil(cpu / HOST_CPU - 1e-9), Math.ceil(mem / HOST_MEM - 1e-9));
+    }
     last = e.time;
     if (e.kind === 'arrive') {
-      arrivalsLeft--;
+      if (e.initial !== true) {
+        if (warmLeft > 0) warmLeft--;
+        else {
+          if (start < 0) start = e.time;
+          arrivalsLeft--;
+        }
+      }
       const d = await p.place(e.request);
       if (d.hostId === undefined) {
         unplaced++;
@@ -265,15 +289,16 @@ async function churn(policy: string, profile: PlacementProfile): Promise<ChurnRo
       mem -= vm.request.resources.memoryBytes;
     }
   }
-  const meanActive = areaActive / last;
-  const meanBound = areaBound / last;
+  const span = last - start;
+  const meanActive = areaActive / span;
+  const meanBound = areaBound / span;
   return {
     policy,
     meanActiveHosts: Number(meanActive.toFixed(2)),
     meanLowerBound: Number(meanBound.toFixed(2)),
     gapPercent: Number((100 * (meanActive / meanBound - 1)).toFixed(2)),
     unplaced,
-    meanCpuUtilPercent: Number(((100 * areaCpu) / last / (CHURN_HOSTS * HOST_CPU)).toFixed(1)),
+    meanCpuUtilPercent: Number(((100 * areaCpu) / span / (CHURN_HOSTS * HOST_CPU)).toFixed(1)),
     finalCpuUtilPercent: Number(((100 * cpu) / (CHURN_HOSTS * HOST_CPU)).toFixed(1)),
     wallMs: Math.round(performance.now() - t0),
   };
@@ -342,7 +367,7 @@ const policies: [string, PlacementProfile][] = [
 const churnRows: ChurnRow[] = [];
 for (const [name, profile] of policies) churnRows.push(await churn(name, profile));
 console.log(
-  `\nQuality under churn: ${HUAWEI_EAST_1.name} preset, seed 1, ${CHURN_HOSTS} hosts of 64 vCPU / 256 GiB, ${CHURN_ARRIVALS} arrivals sized for 70% CPU`,
+  `\nQuality under churn: ${HUAWEI_EAST_1.name} preset, seed 1, ${CHURN_HOSTS} hosts of 64 vCPU / 256 GiB, ${CHURN_ARRIVALS} measured arrivals sized for 70% CPU, after a steady-state start and ${CHURN_WARMUP} warm-up arrivals`,
 );
 console.table(
   churnRows.map((r) => ({
@@ -413,6 +438,8 @@ const out = {
     seed: 1,
     hosts: CHURN_HOSTS,
     arrivals: CHURN_ARRIVALS,
+    warmupArrivals: CHURN_WARMUP,
+    start: 'steady state (generator steadyStart: survivors of a stream run for the 30-day lifetime cap)',
     rows: churnRows,
     target: { needGapPercent: 3, got: def.gapPercent, met: def.gapPercent <= 3 },
   },

@@ -43,7 +43,8 @@ const frac = (r: PlacementRequest, h: PlacementHost) =>
  * the public pipeline (best fit, full scan, every filter: capacity,
  * required affinity and anti-affinity, constraints); the orders are
  * first-fit-decreasing by largest share, by CPU and by memory, then random
- * perturbations of the first. It stops early when an attempt meets the
+ * perturbations of the first; every order places higher-priority VMs
+ * before lower ones. It stops early when an attempt meets the
  * lower bound (per-dimension volume, the largest host anti-affinity group,
  * and VMs too big to share a host in one dimension), which proves it optimal. Hosts are
  * assumed identical for the bound (the packing itself does not need that).
@@ -59,7 +60,9 @@ export function packBatch(
   const start = options.clock.now();
   const lowerBound = bound(hosts, requests);
   const h0 = hosts[0];
-  const bySize = (key: (r: PlacementRequest) => number) => [...requests].sort((a, b) => key(b) - key(a));
+  // Higher priority always first (as in a gang), then decreasing size.
+  const bySize = (key: (r: PlacementRequest) => number) =>
+    [...requests].sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0) || key(b) - key(a));
   const deterministic = h0
     ? [bySize((r) => frac(r, h0)), bySize((r) => r.resources.cpuMillis), bySize((r) => r.resources.memoryBytes)]
     : [[...requests]];
@@ -108,6 +111,8 @@ function perturb(order: readonly PlacementRequest[], rng: Rng): PlacementRequest
     const i = rng.int(0, out.length - 2);
     const j = Math.min(out.length - 1, i + 1 + rng.int(0, 3));
     const t = out[i]!;
+    // Never reorder across priorities.
+    if ((t.priority ?? 0) !== (out[j]!.priority ?? 0)) continue;
     out[i] = out[j]!;
     out[j] = t;
   }

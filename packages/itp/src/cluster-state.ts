@@ -72,6 +72,8 @@ export class ClusterState implements PlacementSnapshot {
   readonly #domains: Int32Array[];
   readonly #domainNames: string[][];
   readonly #vms = new Map<string, PlacedVm>();
+  /** Placed VMs per priority (absent = 0), so preemption knows at once whether anything is below. */
+  readonly #priorities = new Map<number, number>();
   readonly #groups = new Map<string, DomainCounts>();
   readonly #selectors = new Map<string, { selector: LabelSelector; counts: DomainCounts }>();
   /** Required anti-affinity terms held by placed VMs: term key → holders per domain. */
@@ -255,6 +257,12 @@ export class ClusterState implements PlacementSnapshot {
     return this.#vms.get(id);
   }
 
+  /** True when some placed VM has a priority below `priority` (absent priorities count as 0). */
+  hasPriorityBelow(priority: number): boolean {
+    for (const p of this.#priorities.keys()) if (p < priority) return true;
+    return false;
+  }
+
   /** Every placed VM (live view, do not mutate). */
   get vms(): ReadonlyMap<string, PlacedVm> {
     return this.#vms;
@@ -329,6 +337,8 @@ export class ClusterState implements PlacementSnapshot {
     this.#rebucket(host);
     this.#vms.set(request.id, { request, demand, host });
     this.#index(request, host, 1);
+    const p = request.priority ?? 0;
+    this.#priorities.set(p, (this.#priorities.get(p) ?? 0) + 1);
   }
 
   /** Forgets a placed VM and frees its capacity; returns it. */
@@ -344,6 +354,10 @@ export class ClusterState implements PlacementSnapshot {
     this.#rebucket(vm.host);
     this.#vms.delete(vmId);
     this.#index(vm.request, vm.host, -1);
+    const p = vm.request.priority ?? 0;
+    const n = (this.#priorities.get(p) ?? 0) - 1;
+    if (n > 0) this.#priorities.set(p, n);
+    else this.#priorities.delete(p);
     return vm;
   }
 

@@ -13,6 +13,7 @@ export * from './label-selector.js';
 export * from './validate-request.js';
 export * from './cluster-state.js';
 export * from './pipeline.js';
+export * from './preemption.js';
 export * from './policies.js';
 export * from './plugins/capacity-fit.js';
 export * from './plugins/affinity-filter.js';

@@ -16,9 +16,10 @@ import {
   type ScoredHost,
   type ScorePlugin,
 } from '@novacron/core';
-import { ClusterState } from './cluster-state.js';
+import { ClusterState, type PlacedVm } from './cluster-state.js';
 import { vectorInto } from './dimensions.js';
 import { ItpErrorCode } from './errors.js';
+import { type ItpPlacementDecision, proposePreemption } from './preemption.js';
 import { validatePlacementRequest } from './validate-request.js';
 
 /** A score plugin with its weight in the total. */
@@ -75,6 +76,12 @@ export interface PlacementPipelineInit {
 export interface PlaceOptions {
   /** Record every filtered host and every score (costs an allocation per host). */
   readonly explain?: boolean;
+  /**
+   * When no host fits, evict the lower-priority VMs of the decision's
+   * `preemption` proposal and place the VM there (`place`/`placeGang`
+   * only). Without it a proposal is returned and nothing is evicted.
+   */
+  readonly preempt?: boolean;
 }
 
 /**
@@ -153,14 +160,24 @@ export class PlacementPipeline implements Placer {
   }
 
   /** Decides a host for `request` without changing anything. Throws typed errors for bad requests. */
-  decide(request: PlacementRequest, options: PlaceOptions = {}): PlacementDecision {
-    return this.#decide(this.#context(request), this.#profileFor(request), options.explain === true).decision;
+  decide(request: PlacementRequest, options: PlaceOptions = {}): ItpPlacementDecision {
+    const ctx = this.#context(request);
+    const profile = this.#profileFor(request);
+    const { decision, host } = this.#decide(ctx, profile, options.explain === true);
+    if (host >= 0) return decision;
+    const preemption = this.#propose(ctx, profile);
+    return preemption ? { ...decision, preemption } : decision;
+  }
+
+  #propose(ctx: PlacementContext, profile: PlacementProfile) {
+    return proposePreemption(this.snapshot, ctx, { preFilters: profile.preFilters ?? [], filters: profile.filters });
   }
 
   #decide(
     ctx: PlacementContext,
     profile: PlacementProfile,
     explain: boolean,
+    only?: number,
   ): { decision: PlacementDecision; host: number } {
     const vmId = ctx.request.id;
     let candidates: readonly number[] = this.#all;
@@ -184,6 +201,7 @@ export class PlacementPipeline implements Placer {
       }
       if (r.candidates) candidates = r.candidates;
     }
+    if (only !== undefined) candidates = candidates.includes(only) ? [only] : [];
     const filters = profile.filters;
     const nf = filters.length;
     const reasonCounts: Map<string, number>[] = filters.map(() => new Map());
@@ -282,14 +300,39 @@ export class PlacementPipeline implements Placer {
    * with the plugin's error, after undoing everything, if reserve or bind
    * fails; throws typed `ITP_*` errors for bad requests.
    */
-  async place(request: PlacementRequest, options: PlaceOptions = {}): Promise<PlacementDecision> {
-    const ctx = this.#context(request);
+  async place(request: PlacementRequest, options: PlaceOptions = {}): Promise<ItpPlacementDecision> {
+    const { decision, evicted } = await this.#place(request, options);
+    if (evicted.length > 0) this.#logger?.debug('preempted', { vmId: decision.vmId, victims: decision.preempted });
+    return decision;
+  }
+
+  async #place(
+    request: PlacementRequest,
+    options: PlaceOptions,
+  ): Promise<{ decision: ItpPlacementDecision; evicted: PlacedVm[] }> {
+    let ctx = this.#context(request);
     const profile = this.#profileFor(request);
-    const { decision, host } = this.#decide(ctx, profile, options.explain === true);
+    const explain = options.explain === true;
+    let { decision, host } = this.#decide(ctx, profile, explain) as { decision: ItpPlacementDecision; host: number };
+    const evicted: PlacedVm[] = [];
+    if (host < 0) {
+      const preemption = this.#propose(ctx, profile);
+      if (preemption && options.preempt === true) {
+        for (const v of preemption.victims) evicted.push(this.snapshot.release(v.vmId));
+        ctx = { ...ctx, cycle: new Map() };
+        ({ decision, host } = this.#decide(ctx, profile, explain, this.snapshot.indexOf(preemption.hostId)));
+        if (host < 0) {
+          // Cannot happen with deterministic plugins; put everything back rather than evict for nothing.
+          this.#restore(evicted);
+          evicted.length = 0;
+        } else decision = { ...decision, preempted: preemption.victims.map((v) => v.vmId) };
+      }
+      if (preemption) decision = { ...decision, preemption };
+    }
     if (host < 0) {
       this.#unschedulable?.inc();
       this.#logger?.debug('unschedulable', { vmId: decision.vmId, summary: decision.explanation.filteredSummary });
-      return decision;
+      return { decision, evicted };
     }
     this.snapshot.assign(ctx.request, ctx.demand, host);
     const done: ReservePlugin[] = [];
@@ -302,40 +345,60 @@ export class PlacementPipeline implements Placer {
     } catch (err) {
       for (const r of done.reverse()) await r.unreserve(ctx, host);
       this.snapshot.release(ctx.request.id);
+      this.#restore(evicted);
       throw err;
     }
     this.#placed?.inc();
-    return decision;
+    return { decision, evicted };
+  }
+
+  /** Puts evicted VMs back where they were (their room is free again). */
+  #restore(evicted: readonly PlacedVm[]): void {
+    for (const v of evicted) this.snapshot.assign(v.request, v.demand, v.host);
   }
 
   /**
-   * Places every request or none (gang scheduling): members are placed in
-   * order, each seeing the earlier ones (so intra-gang affinity works); if
-   * one cannot be placed, those already placed are removed and
-   * `ITP_GANG_UNSCHEDULABLE` names the member that failed.
+   * Places every request or none (gang scheduling): members are placed
+   * highest priority first (request order among equals), each seeing the
+   * earlier ones (so intra-gang affinity works); if one cannot be placed,
+   * those already placed are removed, any VMs they preempted are put back,
+   * and `ITP_GANG_UNSCHEDULABLE` names the member that failed. Decisions
+   * come back in request order.
    */
-  async placeGang(requests: readonly PlacementRequest[], options: PlaceOptions = {}): Promise<PlacementDecision[]> {
-    const placed: PlacementDecision[] = [];
+  async placeGang(requests: readonly PlacementRequest[], options: PlaceOptions = {}): Promise<ItpPlacementDecision[]> {
+    const order = byPriority(requests);
+    const placed: { index: number; decision: ItpPlacementDecision; evicted: PlacedVm[] }[] = [];
     try {
-      for (const r of requests) {
-        const d = await this.place(r, options);
+      for (const i of order) {
+        const r = requests[i]!;
+        const { decision: d, evicted } = await this.#place(r, options);
         if (d.hostId === undefined)
           throw new NovacronError(ItpErrorCode.GANG_UNSCHEDULABLE, `gang member ${r.id} has no feasible host`, {
             details: { vmId: r.id, placed: placed.length, summary: d.explanation.filteredSummary },
           });
-        placed.push(d);
+        placed.push({ index: i, decision: d, evicted });
       }
     } catch (err) {
-      for (const d of placed.reverse()) this.remove(d.vmId);
+      for (const p of placed.reverse()) {
+        this.remove(p.decision.vmId);
+        this.#restore(p.evicted);
+      }
       throw err;
     }
-    return placed;
+    const out: ItpPlacementDecision[] = new Array(requests.length);
+    for (const p of placed) out[p.index] = p.decision;
+    return out;
   }
 
   /** Removes a placed VM (a departure), freeing its capacity. */
   remove(vmId: string): void {
     this.snapshot.release(vmId);
   }
+}
+
+/** Indexes of `requests`, highest priority first, stable among equals. */
+export function byPriority(requests: readonly PlacementRequest[]): number[] {
+  return requests.map((_, i) => i).sort((a, b) => (requests[b]!.priority ?? 0) - (requests[a]!.priority ?? 0) || a - b);
 }
 
 /** Scales to [0, 100]; all-equal scores become 0 (they cannot tell hosts apart). */

@@ -13,6 +13,8 @@ export type WorkloadEvent =
       readonly request: PlacementRequest;
       /** Name of its VM type. */
       readonly type: string;
+      /** True for a VM of the steady-state population present at time 0 (see {@link WorkloadOptions.steadyStart}). */
+      readonly initial?: boolean;
     }
   | {
       /** Seconds since the start. */
@@ -35,6 +37,18 @@ export interface WorkloadOptions {
   readonly ratePerSecond: number;
   /** Prefix of VM ids (default `vm`). */
   readonly idPrefix?: string;
+  /**
+   * Start at steady state: before the first of `arrivals`, emit at time 0
+   * the VMs that would still be alive had the stream already run for the
+   * lifetime cap (Poisson arrivals over the preceding `maxSeconds`, kept
+   * only if their lifetime outlasts their age, departing when it runs
+   * out). With lifetimes capped at `maxSeconds` this is exactly the
+   * stationary population, so utilisation starts at the Little's-law
+   * target instead of climbing from an empty cluster. These extra VMs have
+   * ids `<prefix>init<n>` and `initial: true`; they are not counted in
+   * `arrivals`. Default false.
+   */
+  readonly steadyStart?: boolean;
 }
 
 /** Mean vCPUs of a preset's mix. */
@@ -118,9 +132,7 @@ export function generateWorkload(options: WorkloadOptions): WorkloadEvent[] {
     cumulative.push(acc);
   }
   const events: WorkloadEvent[] = [];
-  let time = 0;
-  for (let i = 0; i < arrivals; i++) {
-    time += -Math.log(open01(rng)) / ratePerSecond;
+  const draw = () => {
     const u = rng.next();
     let k = cumulative.findIndex((c) => u < c);
     if (k < 0) k = preset.types.length - 1;
@@ -129,6 +141,43 @@ export function generateWorkload(options: WorkloadOptions): WorkloadEvent[] {
       preset.lifetime.maxSeconds,
       preset.lifetime.medianSeconds * Math.exp(preset.lifetime.sigma * normalQuantile(open01(rng))),
     );
+    return { type, life };
+  };
+  if (options.steadyStart === true) {
+    if (ratePerSecond * preset.lifetime.maxSeconds > 50_000_000)
+      throw new NovacronError(
+        ItpErrorCode.INVALID_CONFIG,
+        `steadyStart would draw ${Math.round(ratePerSecond * preset.lifetime.maxSeconds)} past arrivals (limit 50,000,000)`,
+        { details: {} },
+      );
+    // Walk back from time 0: arrivals at ages a1 < a2 < ... up to the cap.
+    // One alive at 0 iff its lifetime exceeds its age; it leaves at life - age.
+    const initial: { age: number; type: (typeof preset.types)[number]; left: number }[] = [];
+    let age = 0;
+    for (;;) {
+      age += -Math.log(open01(rng)) / ratePerSecond;
+      if (age >= preset.lifetime.maxSeconds) break;
+      const { type, life } = draw();
+      if (life > age) initial.push({ age, type, left: life - age });
+    }
+    // Oldest first, the order they arrived in.
+    initial.reverse();
+    for (const [i, v] of initial.entries()) {
+      const id = `${prefix}init${i}`;
+      events.push({
+        time: 0,
+        kind: 'arrive',
+        type: v.type.name,
+        initial: true,
+        request: { id, resources: { cpuMillis: v.type.vcpus * 1000, memoryBytes: v.type.memoryGiB * 2 ** 30 } },
+      });
+      events.push({ time: v.left, kind: 'depart', vmId: id });
+    }
+  }
+  let time = 0;
+  for (let i = 0; i < arrivals; i++) {
+    time += -Math.log(open01(rng)) / ratePerSecond;
+    const { type, life } = draw();
     const id = `${prefix}${i}`;
     events.push({
       time,

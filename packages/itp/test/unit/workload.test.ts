@@ -79,3 +79,49 @@ describe('workload generator', () => {
     expect(() => arrivalRateFor(HUAWEI_EAST_1, 100, 1.5)).toThrow(expect.objectContaining({ name: 'NovacronError' }));
   });
 });
+
+describe('steady-state start', () => {
+  it('starts at the Little-law utilisation with survivors of a stream run for the lifetime cap', () => {
+    const totalVcpus = 20_000;
+    const rate = arrivalRateFor(HUAWEI_EAST_1, totalVcpus, 0.7);
+    const events = generateWorkload({
+      preset: HUAWEI_EAST_1,
+      rng: seededRng(7),
+      arrivals: 10,
+      ratePerSecond: rate,
+      steadyStart: true,
+    });
+    const initial = events.filter((e) => e.kind === 'arrive' && e.initial === true);
+    const regular = events.filter((e) => e.kind === 'arrive' && e.initial !== true);
+    expect(regular).toHaveLength(10);
+    let vcpus = 0;
+    for (const e of initial) {
+      if (e.kind !== 'arrive') continue;
+      expect(e.time).toBe(0);
+      expect(e.request.id).toMatch(/^vminit\d+$/);
+      vcpus += e.request.resources.cpuMillis / 1000;
+    }
+    expect(vcpus / totalVcpus).toBeGreaterThan(0.66);
+    expect(vcpus / totalVcpus).toBeLessThan(0.74);
+    // Every initial VM departs, after time 0 and within the cap.
+    const departs = new Map(events.filter((e) => e.kind === 'depart').map((e) => [e.vmId, e.time]));
+    for (const e of initial)
+      if (e.kind === 'arrive') {
+        const t = departs.get(e.request.id)!;
+        expect(t).toBeGreaterThan(0);
+        expect(t).toBeLessThanOrEqual(HUAWEI_EAST_1.lifetime.maxSeconds);
+      }
+  });
+
+  it('refuses a start that would draw an unbounded number of past arrivals', () => {
+    expect(() =>
+      generateWorkload({
+        preset: HUAWEI_EAST_1,
+        rng: seededRng(1),
+        arrivals: 1,
+        ratePerSecond: 1e6,
+        steadyStart: true,
+      }),
+    ).toThrow(expect.objectContaining({ code: 'ITP_INVALID_CONFIG' }));
+  });
+});
