@@ -1,4 +1,5 @@
-import { seededRng } from '@novacron/core';
+import { encodeMsgpack, isNovacronError, seededRng } from '@novacron/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AcpErrorCode } from '../../src/errors.js';
 import { EntryKind, RaftCore } from '../../src/raft/core.js';
@@ -204,5 +205,60 @@ describe('raft membership (single-server changes)', () => {
     expect(() => decodeMembership(encodeMembership({ voters: ['a', 'a'], learners: [] }))).toThrowError(bad);
     expect(() => decodeMembership(encodeMembership({ voters: [], learners: ['a'] }))).toThrowError(bad);
     expect(EntryKind.CONFIG).toBe(2);
+  });
+
+  it('decodeMembership returns a valid configuration or a typed error for any input', () => {
+    const member = fc.oneof(fc.string({ maxLength: 4 }), fc.integer(), fc.constant(null));
+    const input = fc.oneof(
+      fc.uint8Array({ maxLength: 64 }),
+      fc.tuple(fc.array(member, { maxLength: 4 }), fc.array(member, { maxLength: 4 })).map((v) => encodeMsgpack(v)),
+    );
+    fc.assert(
+      fc.property(input, (bytes) => {
+        try {
+          const m = decodeMembership(bytes);
+          const all = [...m.voters, ...m.learners];
+          expect(m.voters.length).toBeGreaterThan(0);
+          expect(new Set(all).size).toBe(all.length);
+          for (const id of all) expect(typeof id === 'string' && id.length > 0).toBe(true);
+        } catch (err) {
+          expect(isNovacronError(err, AcpErrorCode.RAFT_PROTOCOL_VIOLATION)).toBe(true);
+        }
+      }),
+      { numRuns: 500, seed: 6 },
+    );
+  });
+
+  it('a follower drops an InstallSnapshot whose framing is not [voters, learners, state]', () => {
+    const f = new RaftCore({ id: 'b', voters: ['a', 'b'], rng: seededRng('x') });
+    const snap = (data: Uint8Array) => ({
+      kind: 'snapshot' as const,
+      from: 'a',
+      to: 'b',
+      term: 1,
+      index: 5,
+      logTerm: 1,
+      entries: [],
+      commit: 0,
+      reject: false,
+      hint: 0,
+      ctx: 0,
+      transfer: false,
+      offset: 0,
+      data,
+      done: true,
+    });
+    expect(() => f.step(snap(new Uint8Array([1, 2, 3])))).toThrowError(
+      expect.objectContaining({ code: AcpErrorCode.RAFT_PROTOCOL_VIOLATION }),
+    );
+    expect(f.log.lastIndex()).toBe(0);
+    f.step(snap(encodeMsgpack([['a', 'b'], [], new Uint8Array([9])])));
+    expect(f.log.lastIndex()).toBe(5);
+    expect(f.ready().snapshot).toEqual({
+      index: 5,
+      term: 1,
+      data: new Uint8Array([9]),
+      config: { voters: ['a', 'b'], learners: [] },
+    });
   });
 });
