@@ -9,6 +9,14 @@ export const AcpErrorCode = {
   RAFT_PROTOCOL_VIOLATION: 'ACP_RAFT_PROTOCOL_VIOLATION',
   /** A Raft group's configuration is invalid (unknown self id, empty voter set, bad timing). */
   RAFT_CONFIG_INVALID: 'ACP_RAFT_CONFIG_INVALID',
+  /** A membership change makes no sense (adding a member twice, promoting a non-learner, removing the last voter). */
+  RAFT_MEMBERSHIP_INVALID: 'ACP_RAFT_MEMBERSHIP_INVALID',
+  /**
+   * A membership change cannot start yet: another is still uncommitted, the
+   * new leader has not committed an entry of its term, or a learner to be
+   * promoted has not caught up. Retry later.
+   */
+  RAFT_MEMBERSHIP_BUSY: 'ACP_RAFT_MEMBERSHIP_BUSY',
   /** A key-value command could not be decoded. */
   KV_COMMAND_INVALID: 'ACP_KV_COMMAND_INVALID',
 } as const;

@@ -10,6 +10,7 @@ export * from './raft/messages.js';
 export * from './raft/quorum.js';
 export * from './raft/log.js';
 export * from './raft/progress.js';
+export * from './raft/membership.js';
 export * from './raft/core.js';
 export * from './raft/wire.js';
 export * from './raft/sessions.js';

@@ -1,5 +1,21 @@
-import type { HardState, LogEntry, Rng, SnapshotMarker } from '@novacron/core';
+import {
+  decodeMsgpack,
+  encodeMsgpack,
+  type HardState,
+  type LogEntry,
+  NovacronError,
+  type Rng,
+  type SnapshotMarker,
+} from '@novacron/core';
+import { AcpErrorCode } from '../errors.js';
 import { RaftLog } from './log.js';
+import {
+  applyMembershipChange,
+  decodeMembership,
+  encodeMembership,
+  type Membership,
+  type MembershipChange,
+} from './membership.js';
 import { message, type RaftMessage } from './messages.js';
 import { Progress } from './progress.js';
 import { hasQuorum, majorityIndex, tally } from './quorum.js';
@@ -11,8 +27,10 @@ export type RaftRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 export interface RaftCoreConfig {
   /** This node's id. */
   readonly id: string;
-  /** Voting members, this node included (when it votes). */
+  /** Voting members of the initial configuration (used until the log or a snapshot says otherwise). */
   readonly voters: readonly string[];
+  /** Learners of the initial configuration. Default none. */
+  readonly learners?: readonly string[];
   /** Source of randomized election timeouts. */
   readonly rng: Rng;
   /** Ticks without a leader before campaigning; the timeout is drawn from [electionTicks, 2·electionTicks). Default 10. */
@@ -34,6 +52,8 @@ export interface RaftCoreConfig {
     readonly hardState: HardState;
     readonly snapshot: SnapshotMarker;
     readonly entries: readonly LogEntry[];
+    /** The configuration as of the snapshot (default: `voters`/`learners`); later configuration entries in `entries` override it. */
+    readonly config?: Membership;
   };
 }
 
@@ -78,6 +98,8 @@ export interface RaftSnapshot {
   readonly term: number;
   /** Serialized state. */
   readonly data: Uint8Array;
+  /** The configuration as of `index` (filled in by the core; absent in snapshots from before membership changes). */
+  readonly config?: Membership;
 }
 
 /** Entry payload prefix: what an entry carries. */
@@ -86,6 +108,8 @@ export const EntryKind = {
   NOOP: 0,
   /** An application command. */
   COMMAND: 1,
+  /** A configuration: MessagePack `[voters, learners]`; takes effect when appended. */
+  CONFIG: 2,
 } as const;
 
 interface PendingRead {
@@ -118,6 +142,13 @@ export class RaftCore {
   readonly #maxBatchBytes: number;
   readonly #chunkBytes: number;
   #voters: string[];
+  #learners: string[];
+  /** The configuration as of the log's snapshot index. */
+  #baseConfig: Membership;
+  /** Configuration entries in the log after the snapshot, oldest first (the last one is in force). */
+  #configs: { index: number; term: number; config: Membership }[] = [];
+  /** Wire bytes of the snapshot sent to followers, `[voters, learners, data]`, cached per snapshot. */
+  #snapshotWire: { index: number; bytes: Uint8Array } | undefined;
   #snapshot: RaftSnapshot | undefined;
   #installed: RaftSnapshot | undefined;
   #incoming: { index: number; term: number; parts: Uint8Array[]; size: number } | undefined;
@@ -149,10 +180,14 @@ export class RaftCore {
     this.#maxInflight = config.maxInflight ?? 64;
     this.#maxBatchBytes = config.maxBatchBytes ?? 1024 * 1024;
     this.#chunkBytes = config.snapshotChunkBytes ?? 64 * 1024;
-    this.#voters = [...config.voters];
     const restore = config.restore;
+    this.#baseConfig = restore?.config ?? { voters: [...config.voters], learners: [...(config.learners ?? [])] };
+    this.#voters = [...this.#baseConfig.voters];
+    this.#learners = [...this.#baseConfig.learners];
     const hs = restore?.hardState ?? { term: 0, vote: null, commit: 0 };
     this.log = new RaftLog(restore?.snapshot ?? { index: 0, term: 0 }, restore?.entries ?? [], hs.commit);
+    this.#trackConfigs(restore?.entries ?? []);
+    this.#useLatestConfig();
     this.#term = hs.term;
     this.#vote = hs.vote;
     this.#persisted = { term: hs.term, vote: hs.vote, commit: this.log.committed };
@@ -175,9 +210,27 @@ export class RaftCore {
   get vote(): string | null {
     return this.#vote;
   }
-  /** Voting members. */
+  /** Voting members of the configuration in force (the last one appended). */
   get voters(): readonly string[] {
     return this.#voters;
+  }
+  /** Learners of the configuration in force. */
+  get learners(): readonly string[] {
+    return this.#learners;
+  }
+  /** The configuration in force. */
+  get membership(): Membership {
+    return { voters: [...this.#voters], learners: [...this.#learners] };
+  }
+  /** True while a configuration entry is appended but not yet committed. */
+  get membershipPending(): boolean {
+    return (this.#configs.at(-1)?.index ?? 0) > this.log.committed;
+  }
+  /** The configuration in force at log position `index` (for snapshots taken there). */
+  configAt(index: number): Membership {
+    let c = this.#baseConfig;
+    for (const e of this.#configs) if (e.index <= index) c = e.config;
+    return c;
   }
   /** Leader only: follower match indexes. */
   matchIndex(id: string): number | undefined {
@@ -221,6 +274,40 @@ export class RaftCore {
     return true;
   }
 
+  /**
+   * Leader only: appends a single-server configuration change (Raft
+   * thesis §4.1, with the fix of §4.1.3's errata: a leader first commits an
+   * entry of its own term). The new configuration takes effect on every
+   * member as soon as it is appended to its log, not when committed.
+   *
+   * @throws `CORE_NOT_LEADER`-worthy cases return `undefined`;
+   *   `ACP_RAFT_MEMBERSHIP_BUSY` while another change is uncommitted, before
+   *   this leader has committed an entry of its term, during a leadership
+   *   transfer, or when a learner to promote has not caught up with the
+   *   commit index; `ACP_RAFT_MEMBERSHIP_INVALID` for a nonsensical change.
+   */
+  proposeMembership(change: MembershipChange): { index: number; term: number } | undefined {
+    if (this.#role !== 'leader') return undefined;
+    const busy = (why: string) =>
+      new NovacronError(AcpErrorCode.RAFT_MEMBERSHIP_BUSY, `raft membership: ${why}`, {
+        details: { type: change.type, id: change.id },
+      });
+    if (this.#transferee !== null) throw busy('a leadership transfer is in progress');
+    if (this.membershipPending) throw busy('another configuration change is not committed yet');
+    if (this.log.term(this.log.committed) !== this.#term)
+      throw busy('this leader has not committed an entry of its term');
+    const next = applyMembershipChange(this.membership, change);
+    if (change.type === 'promote' && (this.#progress.get(change.id)?.match ?? 0) < this.log.committed) {
+      throw busy(`learner ${change.id} has not caught up`);
+    }
+    const entry = this.#appendEntry(withKind(EntryKind.CONFIG, encodeMembership(next)));
+    this.#configs.push({ index: entry.index, term: entry.term, config: next });
+    this.#useLatestConfig();
+    this.#bcastAppend();
+    this.#maybeCommit();
+    return { index: entry.index, term: entry.term };
+  }
+
   /** Leader only: hands leadership to `to` once its log is caught up (Raft thesis §3.10). */
   transferLeadership(to: string): boolean {
     if (this.#role !== 'leader' || to === this.id || !this.#voters.includes(to)) return false;
@@ -239,8 +326,13 @@ export class RaftCore {
    */
   setSnapshot(snapshot: RaftSnapshot): void {
     if (snapshot.index > this.log.applied || snapshot.index < (this.#snapshot?.index ?? 0)) return;
-    this.#snapshot = snapshot;
-    this.log.compact(snapshot.index, snapshot.term);
+    const config = this.configAt(snapshot.index);
+    this.#snapshot = { ...snapshot, config };
+    if (snapshot.index > this.log.snapshot().index) {
+      this.log.compact(snapshot.index, snapshot.term);
+      this.#baseConfig = config;
+      this.#configs = this.#configs.filter((c) => c.index > snapshot.index);
+    }
   }
 
   /** The latest snapshot known to the core, if any. */
@@ -374,7 +466,7 @@ export class RaftCore {
     this.#role = 'leader';
     this.#lead = this.id;
     const next = this.log.lastIndex() + 1;
-    for (const v of this.#voters) {
+    for (const v of [...this.#voters, ...this.#learners]) {
       const pr = new Progress(next);
       if (v === this.id) {
         pr.match = this.log.stableIndex();
@@ -530,6 +622,7 @@ export class RaftCore {
     }
     if (this.log.matchTerm(m.index, m.logTerm)) {
       const lastNew = this.log.merge(m.index, m.entries);
+      if (this.#trackConfigs(m.entries)) this.#useLatestConfig();
       this.log.commitTo(Math.min(m.commit, lastNew));
       reply({ index: lastNew });
       return;
@@ -578,8 +671,14 @@ export class RaftCore {
       at += p.length;
     }
     this.#incoming = undefined;
-    const snap: RaftSnapshot = { index: inc.index, term: inc.term, data };
+    const [voters, learners, state] = decodeSnapshotWire(data);
+    const config = decodeMembership(encodeMsgpack([voters, learners]));
+    const snap: RaftSnapshot = { index: inc.index, term: inc.term, data: state, config };
     this.log.restoreSnapshot(snap.index, snap.term);
+    this.#baseConfig = config;
+    this.#configs = [];
+    this.#trackConfigs(this.log.slice(this.log.firstIndex(), this.log.lastIndex() + 1, Number.MAX_SAFE_INTEGER));
+    this.#useLatestConfig();
     this.#snapshot = snap;
     this.#installed = snap;
     this.#send(message({ kind: 'append-resp', from: this.id, to: m.from, term: this.#term, index: snap.index }));
@@ -680,11 +779,11 @@ export class RaftCore {
   }
 
   #bcastAppend(): void {
-    for (const v of this.#voters) if (v !== this.id) this.#sendAppend(v);
+    for (const v of this.#progress.keys()) if (v !== this.id) this.#sendAppend(v);
   }
 
   #bcastHeartbeat(ctx: number): void {
-    for (const v of this.#voters) {
+    for (const v of this.#progress.keys()) {
       if (v === this.id) continue;
       const pr = this.#progress.get(v)!;
       this.#send(
@@ -730,10 +829,17 @@ export class RaftCore {
     if (pr.state !== 'snapshot') {
       const snap = this.#snapshot;
       if (!snap) return false;
+      if (this.#snapshotWire?.index !== snap.index) {
+        const config = snap.config ?? this.configAt(snap.index);
+        this.#snapshotWire = {
+          index: snap.index,
+          bytes: encodeMsgpack([[...config.voters], [...config.learners], snap.data]),
+        };
+      }
       pr.state = 'snapshot';
       pr.inflight.length = 0;
       pr.probeSent = false;
-      pr.snapshot = { index: snap.index, term: snap.term, data: snap.data, offset: 0 };
+      pr.snapshot = { index: snap.index, term: snap.term, data: this.#snapshotWire.bytes, offset: 0 };
     }
     const s = pr.snapshot!;
     if (pr.probeSent) return false;
@@ -763,13 +869,16 @@ export class RaftCore {
       this.log.commitTo(idx);
       this.#bcastAppendAfterCommit();
       this.#releaseReads();
+      // A leader that removed itself keeps leading until the change commits
+      // (thesis §4.2.2), then steps down; as a non-voter it never campaigns.
+      if (!this.#voters.includes(this.id) && !this.membershipPending) this.#becomeFollower(this.#term, null);
       return true;
     }
     return false;
   }
 
   #bcastAppendAfterCommit(): void {
-    for (const v of this.#voters) {
+    for (const v of this.#progress.keys()) {
       if (v === this.id) continue;
       const pr = this.#progress.get(v)!;
       if (!this.#sendAppend(v) && pr.state === 'replicate' && this.log.term(pr.match) !== undefined) {
@@ -827,6 +936,47 @@ export class RaftCore {
     }
   }
 
+  // ---------------------------------------------------------------- membership
+
+  /**
+   * Drops tracked configuration entries the log no longer holds (a
+   * follower's uncommitted suffix was overwritten), then records those among
+   * `entries` now in the log. Returns whether anything changed.
+   */
+  #trackConfigs(entries: readonly LogEntry[]): boolean {
+    let changed = false;
+    while (this.#configs.length > 0) {
+      const last = this.#configs.at(-1)!;
+      if (this.log.term(last.index) === last.term) break;
+      this.#configs.pop();
+      changed = true;
+    }
+    const after = this.#configs.at(-1)?.index ?? this.log.snapshot().index;
+    for (const e of entries) {
+      if (e.index <= after || e.data[0] !== EntryKind.CONFIG || this.log.term(e.index) !== e.term) continue;
+      this.#configs.push({ index: e.index, term: e.term, config: decodeMembership(e.data.subarray(1)) });
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** Puts the latest configuration in force; a leader starts or stops replicating to members. */
+  #useLatestConfig(): void {
+    const c = this.#configs.at(-1)?.config ?? this.#baseConfig;
+    this.#voters = [...c.voters];
+    this.#learners = [...c.learners];
+    if (this.#role !== 'leader') return;
+    const members = new Set([...c.voters, ...c.learners, this.id]);
+    for (const id of [...this.#progress.keys()]) if (!members.has(id)) this.#progress.delete(id);
+    for (const id of members) {
+      if (this.#progress.has(id)) continue;
+      const pr = new Progress(this.log.lastIndex() + 1);
+      pr.recentActive = true;
+      this.#progress.set(id, pr);
+    }
+    if (this.#transferee !== null && !c.voters.includes(this.#transferee)) this.#transferee = null;
+  }
+
   // ---------------------------------------------------------------- helpers
 
   #send(m: RaftMessage): void {
@@ -849,4 +999,20 @@ export function withKind(kind: number, data: Uint8Array): Uint8Array {
   out[0] = kind;
   out.set(data, 1);
   return out;
+}
+
+/** Decodes the bytes of an InstallSnapshot (`[voters, learners, state]`); anything else is a protocol violation. */
+function decodeSnapshotWire(bytes: Uint8Array): [unknown, unknown, Uint8Array] {
+  let v: unknown;
+  try {
+    v = decodeMsgpack(bytes);
+  } catch {
+    v = undefined;
+  }
+  if (!Array.isArray(v) || v.length !== 3 || !(v[2] instanceof Uint8Array)) {
+    throw new NovacronError(AcpErrorCode.RAFT_PROTOCOL_VIOLATION, 'raft: bad snapshot framing', {
+      details: { length: bytes.length },
+    });
+  }
+  return [v[0], v[1], v[2]];
 }

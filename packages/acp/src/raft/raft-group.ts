@@ -18,6 +18,7 @@ import {
 } from '@novacron/core';
 import { AcpErrorCode } from '../errors.js';
 import { EntryKind, RaftCore, type RaftSnapshot, type Ready } from './core.js';
+import type { MembershipChange } from './membership.js';
 import { SessionTable } from './sessions.js';
 import { MemorySnapshotStore, type RaftSnapshotStore } from './snapshot-store.js';
 import { RAFT_CHANNEL, RaftWireCodec } from './wire.js';
@@ -26,8 +27,17 @@ import { RAFT_CHANNEL, RaftWireCodec } from './wire.js';
 export interface RaftGroupInit {
   /** This member's node id (its id on `network`). */
   readonly id: string;
-  /** Voting members, this one included. */
+  /**
+   * Voting members of the group's initial configuration, this one included
+   * (unless `join`). The log and snapshots override it after membership changes.
+   */
   readonly voters: readonly string[];
+  /**
+   * This member joins an existing group (to be added as a learner by its
+   * leader): `voters` need not include it and it never campaigns until the
+   * replicated configuration makes it a voter. Default false.
+   */
+  readonly join?: boolean;
   /** Messages to and from the other members. */
   readonly network: PeerNetwork;
   /** Persistent log (opened by `start`, closed by `stop`). */
@@ -103,7 +113,11 @@ export class RaftGroup implements ConsensusGroup {
   #state: 'new' | 'started' | 'stopped' | 'failed' = 'new';
 
   constructor(init: RaftGroupInit) {
-    if (!init.voters.includes(init.id) || new Set(init.voters).size !== init.voters.length) {
+    if (
+      init.voters.length === 0 ||
+      (!init.join && !init.voters.includes(init.id)) ||
+      new Set(init.voters).size !== init.voters.length
+    ) {
       throw new NovacronError(AcpErrorCode.RAFT_CONFIG_INVALID, 'raft: voters must be distinct and include id', {
         details: { id: init.id, voters: [...init.voters] },
       });
@@ -123,6 +137,7 @@ export class RaftGroup implements ConsensusGroup {
     const { log } = this.#init;
     await log.open();
     const snapshot = log.snapshot();
+    const saved = await this.#snapshots.load();
     this.#core = new RaftCore({
       id: this.#init.id,
       voters: this.#init.voters,
@@ -141,10 +156,10 @@ export class RaftGroup implements ConsensusGroup {
         hardState: log.hardState(),
         snapshot,
         entries: log.entries(log.firstIndex(), log.lastIndex() + 1),
+        ...(saved?.config && saved.index >= snapshot.index ? { config: saved.config } : {}),
       },
     });
     this.#applied = snapshot.index;
-    const saved = await this.#snapshots.load();
     if (saved && saved.index >= snapshot.index) {
       this.#restoreState(saved);
       const core = this.#core;
@@ -228,7 +243,42 @@ export class RaftGroup implements ConsensusGroup {
       commitIndex: core?.log.committed ?? 0,
       appliedIndex: this.#applied,
       voters: [...(core?.voters ?? this.#init.voters)],
+      learners: [...(core?.learners ?? [])],
     };
+  }
+
+  /**
+   * Changes membership one server at a time (see {@link RaftCore.proposeMembership}):
+   * `add-learner`, then `promote` once it has caught up, or `remove`.
+   * Resolves when the configuration entry is committed and applied here.
+   *
+   * @throws `CORE_NOT_LEADER` on a non-leader; `ACP_RAFT_MEMBERSHIP_BUSY`
+   *   while another change is in flight, before the leader has committed an
+   *   entry of its term or while a learner lags (retry later);
+   *   `ACP_RAFT_MEMBERSHIP_INVALID` for a change that makes no sense;
+   *   `CORE_PROPOSAL_DROPPED` / `CORE_PROPOSAL_UNKNOWN` as for `propose`.
+   */
+  async changeMembership(
+    change: MembershipChange,
+    options: { readonly signal?: AbortSignal; readonly timeoutMs?: number } = {},
+  ): Promise<{ readonly index: number }> {
+    if (this.#state !== 'started') throw this.#notStarted('changeMembership');
+    const core = this.#core!;
+    const at = core.proposeMembership(change);
+    if (at === undefined) {
+      throw new NovacronError(CoreErrorCode.NOT_LEADER, `raft: ${this.#init.id} is not the leader`, {
+        details: { leader: core.leader },
+      });
+    }
+    this.#kick();
+    const r = await new Promise<ProposeResult>((resolve, reject) => {
+      const cleanup = this.#guard(options, this.#init.proposeTimeoutMs ?? 10_000, (err) => {
+        this.#proposals.delete(at.index);
+        reject(err);
+      });
+      this.#proposals.set(at.index, { term: at.term, resolve, reject, cleanup });
+    });
+    return { index: r.index };
   }
 
   /** Asks this leader to hand leadership to `to`; false when not leader or `to` is no voter. */
@@ -321,7 +371,7 @@ export class RaftGroup implements ConsensusGroup {
     const term = core.log.term(index);
     if (term === undefined) return;
     const data = encodeMsgpack([this.#sessions.snapshot(), this.#init.stateMachine.snapshot()]);
-    const snap: RaftSnapshot = { index, term, data };
+    const snap: RaftSnapshot = { index, term, data, config: core.configAt(index) };
     await this.#snapshots.save(snap);
     core.setSnapshot(snap);
     await this.#init.log.compact(index, term);
@@ -348,6 +398,12 @@ export class RaftGroup implements ConsensusGroup {
   #apply(index: number, term: number, data: Uint8Array): void {
     this.#applied = index;
     const pending = this.#proposals.get(index);
+    if (data[0] === EntryKind.CONFIG && pending && pending.term === term) {
+      this.#proposals.delete(index);
+      pending.cleanup();
+      pending.resolve({ index, result: new Uint8Array(0) });
+      return;
+    }
     if (data[0] !== EntryKind.COMMAND) {
       if (pending) this.#dropProposal(index, pending);
       return;

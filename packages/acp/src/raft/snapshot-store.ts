@@ -9,6 +9,7 @@ import {
   type Rng,
 } from '@novacron/core';
 import type { RaftSnapshot } from './core.js';
+import { decodeMembership, type Membership } from './membership.js';
 
 /** Where a Raft member keeps its latest state-machine snapshot. */
 export interface RaftSnapshotStore {
@@ -31,7 +32,9 @@ export class MemorySnapshotStore implements RaftSnapshotStore {
 
 /**
  * Keeps the snapshot in one file, replaced atomically (temp file, fsync,
- * rename, directory fsync): MessagePack `[version 1, index, term, crc32(data), data]`.
+ * rename, directory fsync): MessagePack
+ * `[version 2, index, term, crc32(data), data, voters, learners]` (version 1
+ * files, without the configuration, still load).
  * A file that fails its checksum is `CORE_LOG_CORRUPT`.
  */
 export class FileSnapshotStore implements RaftSnapshotStore {
@@ -59,17 +62,45 @@ export class FileSnapshotStore implements RaftSnapshotStore {
     } catch (err) {
       throw corrupt(err instanceof Error ? err.message : 'undecodable');
     }
-    if (!Array.isArray(v) || v.length !== 5 || v[0] !== 1) throw corrupt('not a version 1 snapshot file');
-    const [, index, term, crc, data] = v as [number, number, number, number, Uint8Array];
+    const v1 = Array.isArray(v) && v.length === 5 && v[0] === 1;
+    const v2 = Array.isArray(v) && v.length === 7 && v[0] === 2;
+    if (!v1 && !v2) throw corrupt('not a version 1 or 2 snapshot file');
+    const [, index, term, crc, data, voters, learners] = v as [
+      number,
+      number,
+      number,
+      number,
+      Uint8Array,
+      unknown,
+      unknown,
+    ];
     if (!Number.isSafeInteger(index) || !Number.isSafeInteger(term) || !(data instanceof Uint8Array)) {
       throw corrupt('bad fields');
     }
     if (checksum32(data) !== crc) throw corrupt('checksum mismatch');
-    return { index, term, data };
+    if (!v2) return { index, term, data };
+    let config: Membership;
+    try {
+      config = decodeMembership(encodeMsgpack([voters, learners]));
+    } catch {
+      throw corrupt('bad configuration');
+    }
+    return { index, term, data, config };
   }
 
   async save(snapshot: RaftSnapshot): Promise<void> {
-    const bytes = encodeMsgpack([1, snapshot.index, snapshot.term, checksum32(snapshot.data), snapshot.data]);
+    const c = snapshot.config;
+    const bytes = c
+      ? encodeMsgpack([
+          2,
+          snapshot.index,
+          snapshot.term,
+          checksum32(snapshot.data),
+          snapshot.data,
+          [...c.voters],
+          [...c.learners],
+        ])
+      : encodeMsgpack([1, snapshot.index, snapshot.term, checksum32(snapshot.data), snapshot.data]);
     await atomicWriteFile(this.#io, this.#path, bytes, this.#rng ? { rng: this.#rng } : {});
   }
 }

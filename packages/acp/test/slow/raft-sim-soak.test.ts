@@ -12,6 +12,7 @@ simTest(
       durationMs: 3_000,
       clients: 4,
       keys: 4,
+      membership: world.rng.fork('membership').chance(0.5),
       faults: ['majority-minority', 'one-way', 'bridge', 'isolate', 'crash', 'link'],
     });
     expect(r.ops).toBeGreaterThan(0);

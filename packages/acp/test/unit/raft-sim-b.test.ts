@@ -14,6 +14,8 @@ simTest(
       durationMs: 1_500,
       clients: 3,
       keys: 3,
+      // Half the seeds also change membership throughout the faults.
+      membership: world.rng.fork('membership').chance(0.5),
       faults: ['majority-minority', 'one-way', 'bridge', 'isolate', 'crash', 'link'],
     });
     expect(r.ops).toBeGreaterThan(0);

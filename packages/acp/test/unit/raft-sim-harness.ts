@@ -24,6 +24,11 @@ export interface RaftSimOptions {
   readonly faults: readonly NemesisFaultKind[];
   /** Full Log Matching scan every this many events. */
   readonly scanEvery?: number;
+  /**
+   * Add a spare member and keep changing membership during the faults
+   * (add learner, promote, remove a voter — the leader included).
+   */
+  readonly membership?: boolean;
 }
 
 interface Member {
@@ -49,7 +54,8 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Promise<{ acked: number; ops: number }> {
   if (process.env.RAFT_SIM_STATS) console.log(`seed start ${world.seed}`);
   const rng = world.rng.fork('scenario');
-  const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  const initial = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  const ids = o.membership ? [...initial, `n${o.nodes + 1}`] : initial;
   const net = new SimNetwork(world, {
     defaults: {
       latencyMs: rng.int(1, 5),
@@ -81,7 +87,8 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
     };
     const group = new RaftGroup({
       id,
-      voters: ids,
+      voters: initial,
+      join: !initial.includes(id),
       network: net.endpoint(id),
       log,
       clock: node.clock,
@@ -265,6 +272,34 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
   };
   const clients = Array.from({ length: o.clients }, (_, c) => client(c));
 
+  // Membership changes, one at a time, through whichever member leads.
+  let changes = 0;
+  let stopChanges = false;
+  const reconfigure = async () => {
+    const mrng = rng.fork('membership');
+    while (!stopChanges) {
+      await world.clock.sleep(mrng.int(50, 250));
+      const leader = live().find(([, m]) => started(m)?.role === 'leader');
+      if (!leader) continue;
+      const core = started(leader[1])!;
+      const { voters, learners } = core.membership;
+      const outsider = ids.find((id) => !voters.includes(id) && !learners.includes(id));
+      const change =
+        learners.length > 0
+          ? ({ type: 'promote', id: learners[0]! } as const)
+          : outsider !== undefined
+            ? ({ type: 'add-learner', id: outsider } as const)
+            : ({ type: 'remove', id: mrng.pick(voters) } as const);
+      try {
+        await leader[1].group.changeMembership(change, { timeoutMs: 1_000 });
+        changes++;
+      } catch {
+        // Busy, not leader any more, lagging learner, lost leadership: try again later.
+      }
+    }
+  };
+  const reconfigurer = o.membership ? reconfigure() : Promise.resolve();
+
   const nemesis = new Nemesis(world, {
     kinds: o.faults,
     gapMs: { min: 50, max: 400 },
@@ -280,6 +315,7 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
     return false;
   }, o.durationMs);
   nemesis.stop();
+  stopChanges = true;
   world.partitions.heal();
   for (const id of ids) if (!world.node(id).alive) world.restart(id);
   // Quiet period: faults healed, every member back; let the cluster converge.
@@ -292,9 +328,13 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
   void Promise.all(clients).then(() => {
     clientsDone = true;
   });
+  let reconfigured = false;
+  void reconfigurer.then(() => {
+    reconfigured = true;
+  });
   await world.runUntil(() => {
     check(false);
-    return clientsDone;
+    return clientsDone && reconfigured;
   }, 5_000);
   expect(clientsDone, 'clients finished').toBe(true);
   await world.runUntil(() => {
@@ -305,7 +345,7 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
     console.log(
       `events ${events} snapshots ${live()
         .map(([id, m]) => `${id}:${started(m)?.snapshot?.index}`)
-        .join(' ')} installs ${installs}`,
+        .join(' ')} installs ${installs} changes ${changes}`,
     );
   }
   await Promise.all(clients);
@@ -318,8 +358,11 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
     leaders.length,
     `a leader after healing: ${JSON.stringify(live().map(([, m]) => ({ ...m.group.status(), voters: undefined, last: started(m)?.log.lastIndex(), alive: true })))}`,
   ).toBe(1);
-  const commit = started(leaders[0]![1])!.log.committed;
+  const lead = started(leaders[0]![1])!;
+  const commit = lead.log.committed;
+  const inConfig = new Set([...lead.voters, ...lead.learners]);
   for (const [id, m] of live()) {
+    if (!inConfig.has(id)) continue; // removed: no longer replicated to
     const core = started(m)!;
     expect(core.log.committed, `${id} caught up`).toBe(commit);
     expect(m.group.status().appliedIndex, `${id} applied`).toBe(commit);

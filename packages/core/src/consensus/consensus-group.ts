@@ -67,7 +67,19 @@ export interface ConsensusStatus {
   readonly appliedIndex: number;
   /** Voting members. */
   readonly voters: readonly string[];
+  /** Non-voting members that receive the log (absent when the implementation has none). */
+  readonly learners?: readonly string[];
 }
+
+/**
+ * One single-server membership change: a new member joins as a learner
+ * (non-voting, catching up), is then promoted to voter; any member can be
+ * removed. Implementations allow one change in flight at a time.
+ */
+export type ConsensusMembershipChange =
+  | { readonly type: 'add-learner'; readonly id: string }
+  | { readonly type: 'promote'; readonly id: string }
+  | { readonly type: 'remove'; readonly id: string };
 
 /**
  * A replicated log with a state machine on top: Raft and PBFT implement
@@ -93,4 +105,14 @@ export interface ConsensusGroup extends Startable {
   onCommitted(listener: (command: CommittedCommand) => void): () => void;
   /** This member's view. */
   status(): ConsensusStatus;
+  /**
+   * Changes the group's membership (optional: groups with a fixed
+   * membership omit it). Resolves once the change is committed; rejects
+   * with `CORE_NOT_LEADER` like `propose`, and with an implementation code
+   * when the change is invalid or another one is still in flight.
+   */
+  changeMembership?(
+    change: ConsensusMembershipChange,
+    options?: { readonly signal?: AbortSignal; readonly timeoutMs?: number },
+  ): Promise<{ readonly index: number }>;
 }

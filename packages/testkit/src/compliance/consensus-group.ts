@@ -177,5 +177,21 @@ export function consensusGroupCompliance(name: string, fixtures: ComplianceFixtu
       ac.abort();
       await expect(f.run(p)).rejects.toMatchObject({ code: CoreErrorCode.ABORTED });
     });
+
+    it('changeMembership (when implemented) removes a member; proposals still commit', async () => {
+      const i = await leader();
+      const lead = f.members[i]!;
+      if (!lead.changeMembership) return; // optional: fixed-membership groups omit it
+      const j = (i + 1) % f.members.length;
+      const follower = f.members[j]!;
+      const gone = follower.status().id;
+      const refused = await follower.changeMembership!({ type: 'remove', id: gone }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: CoreErrorCode.NOT_LEADER });
+      const r = await f.run(lead.changeMembership({ type: 'remove', id: gone }));
+      expect(r.index).toBeGreaterThan(0);
+      expect(lead.status().voters).not.toContain(gone);
+      const after = await f.run(lead.propose(bytes('after-remove')));
+      expect(after.index).toBeGreaterThan(r.index);
+    });
   });
 }
