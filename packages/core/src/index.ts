@@ -35,6 +35,7 @@ export * from './fs/file-io.js';
 export * from './fs/node-file-io.js';
 export * from './fs/atomic-write.js';
 export * from './checksum.js';
+export * from './math/normal-quantile.js';
 
 // Contracts added by later issues. Each issue adds its export lines under its
 // own heading, so parallel work merges without conflicts.

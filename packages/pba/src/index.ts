@@ -16,7 +16,6 @@ export * from './predict/holt.js';
 export * from './predict/ensemble.js';
 export * from './predict/default-predictor.js';
 export { StateReader } from './predict/state-fields.js';
-export { normalQuantile } from './predict/normal-quantile.js';
 export * from './eval/trace.js';
 export * from './eval/evaluate.js';
 export * from './allocate/water-fill.js';

@@ -1,5 +1,4 @@
-import { invalidArgument } from '@novacron/core';
-import { normalQuantile } from './normal-quantile.js';
+import { invalidArgument, normalQuantile } from '@novacron/core';
 import { StateReader } from './state-fields.js';
 
 /** Options of an {@link ErrorTracker}. */

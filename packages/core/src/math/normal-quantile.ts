@@ -1,7 +1,8 @@
 /**
  * Inverse of the standard normal CDF (Acklam's rational approximation,
- * relative error < 1.2e-9), used to rescale interval widths between
- * coverage levels.
+ * relative error < 1.2e-9). Shared by pba (rescaling prediction intervals
+ * between coverage levels) and itp (log-normal lifetimes in the workload
+ * generator). Returns -Infinity for p <= 0 and +Infinity for p >= 1.
  */
 export function normalQuantile(p: number): number {
   if (p <= 0) return Number.NEGATIVE_INFINITY;
