@@ -16,14 +16,15 @@ describe('normalQuantile', () => {
     expect(normalQuantile(1)).toBe(Number.POSITIVE_INFINITY);
   });
 
-  it('is antisymmetric and increasing', () => {
+  it('is antisymmetric and non-decreasing', () => {
     fc.assert(
       fc.property(
         fc.double({ min: 1e-9, max: 0.5, noNaN: true }),
         fc.double({ min: 1e-9, max: 0.5, noNaN: true }),
         (p, q) => {
           expect(normalQuantile(p) + normalQuantile(1 - p)).toBeCloseTo(0, 6);
-          if (p < q) expect(normalQuantile(p)).toBeLessThan(normalQuantile(q));
+          // Non-decreasing: neighbouring doubles may map to the same quantile.
+          if (p < q) expect(normalQuantile(p)).toBeLessThanOrEqual(normalQuantile(q));
         },
       ),
     );
