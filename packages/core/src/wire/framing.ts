@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib';
+import { checksum32 } from '../checksum.js';
 import { CoreErrorCode } from '../errors/codes.js';
 import { NovacronError } from '../errors/novacron-error.js';
 import { assertBytes, assertInteger, invalidArgument } from '../validate.js';
@@ -103,7 +103,7 @@ export function encodeFrameHeader(payload: Uint8Array, options?: FrameOptions): 
   header[0] = FRAME_MAGIC;
   header[1] = FRAME_VERSION;
   view.setUint32(2, payload.length);
-  view.setUint32(6, crc32(payload));
+  view.setUint32(6, checksum32(payload));
   return header;
 }
 
@@ -309,7 +309,7 @@ export class FrameDecoder {
   private readPayload(): Uint8Array {
     const payload = new Uint8Array(this.pendingLength);
     this.take(payload);
-    const actual = crc32(payload);
+    const actual = checksum32(payload);
     if (actual !== this.pendingChecksum) throw corrupt('checksum', this.pendingChecksum, actual, this.pendingOffset);
     this.pendingLength = -1;
     return payload;

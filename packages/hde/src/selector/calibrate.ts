@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '@novacron/core';
 import { type CodecId, CODEC_IDS } from '../codecs/block-codec.js';
 import { blockCodec } from '../codecs/registry.js';
 import { chunkFeatures } from './features.js';
@@ -9,14 +10,20 @@ import { SELECTOR_MODEL } from './model-data.js';
  * chunk of the data about to be sent) against what the model predicts for
  * the sample's entropy, and returns the ratios to pass as the selector's
  * `speedScale`. A loaded or slower machine gets scales below 1, so the
- * selector stops expecting speeds it will not get. Wall-clock timing: call
- * it outside simulations. `loadCodecs()` must have completed.
+ * selector stops expecting speeds it will not get. It measures real CPU
+ * speed, so `options.clock` defaults to the system clock; `loadCodecs()`
+ * must have completed.
  */
 export function measureCodecSpeeds(
   sample: Uint8Array,
-  options: { readonly model?: SelectorModel; readonly codecs?: readonly CodecId[] } = {},
+  options: {
+    readonly model?: SelectorModel;
+    readonly codecs?: readonly CodecId[];
+    readonly clock?: Pick<Clock, 'now'>;
+  } = {},
 ): Partial<Record<CodecId, number>> {
   const model = options.model ?? SELECTOR_MODEL;
+  const clock = options.clock ?? systemClock();
   const f = chunkFeatures(sample, { probeRange: null });
   const bucket = model.buckets.find((b) => f.entropy <= b.maxEntropy) ?? model.buckets[model.buckets.length - 1]!;
   const out: Partial<Record<CodecId, number>> = {};
@@ -26,11 +33,11 @@ export function measureCodecSpeeds(
     // zstd-19 runs at a few MB/s: time it on a slice so calibration stays quick.
     const data = id === 'zstd-19' ? sample.subarray(0, Math.min(sample.length, 64 * 1024)) : sample;
     codec.compress(data.subarray(0, Math.min(4096, data.length))); // warm up
-    const t0 = performance.now();
+    const t0 = clock.now();
     const packed = codec.compress(data);
-    const t1 = performance.now();
+    const t1 = clock.now();
     codec.decompress(packed, data.length);
-    const t2 = performance.now();
+    const t2 = clock.now();
     const enc = data.length / 1000 / Math.max(t1 - t0, 0.01);
     const dec = data.length / 1000 / Math.max(t2 - t1, 0.01);
     const p = bucket.codecs[id];
