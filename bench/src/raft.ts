@@ -21,6 +21,8 @@
  * results/raft.json.
  *
  * Run: `npx tsx bench/src/raft.ts` (about 3 min) or `--quick` (about 1 min).
+ * `--ours-only [--clients=1,256]` runs just our cluster (for profiling);
+ * `--load-only` stops after the 1- and 256-client comparisons (no JSON);
  * `RAFT_BENCH_PROF=<dir>` writes a `--cpu-prof` profile of each of our
  * member processes into <dir>.
  */
@@ -36,6 +38,8 @@ import type { NodeSpec } from './raft/node.js';
 import { type FailoverSample, simFailover } from './raft/sim-failover.js';
 
 const QUICK = process.argv.includes('--quick');
+/** Only our file-store cluster, 1 and 256 clients, no JSON: for profiling with RAFT_BENCH_PROF. */
+const OURS_ONLY = process.argv.includes('--ours-only');
 const TICK_MS = 50;
 const ELECTION_TICKS = 10;
 /** Election timeouts are drawn from [ELECTION_TICKS, 2·ELECTION_TICKS) ticks. */
@@ -425,6 +429,12 @@ async function main(): Promise<void> {
     );
     const ours = await startOurs('ours (file)', join(root, 'ours'));
     clusters.push(ours);
+    if (OURS_ONLY) {
+      const arg = process.argv.find((a) => a.startsWith('--clients='));
+      await load(ours, 64, WARMUP_MS);
+      for (const n of (arg?.slice(10) ?? '1,256').split(',')) await compare([ours], Number(n));
+      return;
+    }
     const etcd = await startEtcd(join(root, 'etcd'));
     clusters.push(etcd);
     for (const c of [ours, etcd]) await load(c, 64, WARMUP_MS);
@@ -434,6 +444,15 @@ async function main(): Promise<void> {
     console.log('256 clients:');
     const many = await compare([ours, etcd], 256);
 
+    if (process.argv.includes('--load-only')) {
+      const [o1, e1, oN, eN] = [one.get(ours.name)!, one.get('etcd')!, many.get(ours.name)!, many.get('etcd')!].map(
+        summarize,
+      );
+      console.log(
+        `ratios ours/etcd: 1 client ${(o1!.opsPerSec / e1!.opsPerSec).toFixed(2)} puts/s, p50 ${(o1!.p50Ms / e1!.p50Ms).toFixed(2)}; 256 clients ${(oN!.opsPerSec / eN!.opsPerSec).toFixed(2)} puts/s, p99 ${(oN!.p99Ms / eN!.p99Ms).toFixed(2)}, CPU ${(oN!.cpuSecPer1000 / eN!.cpuSecPer1000).toFixed(2)}`,
+      );
+      return;
+    }
     console.log('in-memory store, 64 clients:');
     const mem = await startOurs('ours (memory)', undefined);
     clusters.push(mem);

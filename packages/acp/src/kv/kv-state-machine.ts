@@ -69,6 +69,14 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
 
 const equalBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
+/** MessagePack `nil`. */
+const MSGPACK_NIL = new Uint8Array([0xc0]);
+
+/** Decodes a {@link KvResult} as returned by {@link KvStateMachine.apply}. */
+export function decodeKvResult(bytes: Uint8Array): KvResult {
+  return bytes.length === 1 && bytes[0] === 0xc0 ? null : (decodeMsgpack(bytes) as KvResult);
+}
+
 /**
  * A key-value store as a {@link ReplicatedStateMachine}: put, get, delete,
  * compare-and-swap and range over string keys with binary values.
@@ -84,9 +92,11 @@ export class KvStateMachine implements ReplicatedStateMachine {
     try {
       c = decodeKvCommand(command);
     } catch {
-      return encodeMsgpack(null);
+      return MSGPACK_NIL.slice();
     }
-    return encodeMsgpack(this.execute(c));
+    const result = this.execute(c);
+    // Puts, the common case, answer nil: no encoder run per write.
+    return result === null ? MSGPACK_NIL.slice() : encodeMsgpack(result);
   }
 
   /** Runs a command against the local state (reads after a `ConsensusGroup.read` barrier are linearizable). */

@@ -1,5 +1,11 @@
-import { type ConsensusGroup, decodeMsgpack } from '@novacron/core';
-import { encodeKvCommand, type KvCommand, type KvResult, type KvStateMachine } from './kv-state-machine.js';
+import type { ConsensusGroup } from '@novacron/core';
+import {
+  decodeKvResult,
+  encodeKvCommand,
+  type KvCommand,
+  type KvResult,
+  type KvStateMachine,
+} from './kv-state-machine.js';
 
 /** Options of {@link ReplicatedKv}. */
 export interface ReplicatedKvInit {
@@ -56,6 +62,6 @@ export class ReplicatedKv {
     const { result } = await this.#init.group.propose(encodeKvCommand(c), {
       session: { client: this.#init.client, seq },
     });
-    return decodeMsgpack(result) as KvResult;
+    return decodeKvResult(result);
   }
 }

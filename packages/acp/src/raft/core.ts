@@ -110,6 +110,11 @@ export const EntryKind = {
   COMMAND: 1,
   /** A configuration: MessagePack `[voters, learners]`; takes effect when appended. */
   CONFIG: 2,
+  /**
+   * An application command with its session, in binary (no MessagePack on
+   * the per-write path): `[u16 client length][client UTF-8][u64 seq][command]`.
+   */
+  SESSION_COMMAND: 3,
 } as const;
 
 interface PendingRead {
@@ -169,6 +174,8 @@ export class RaftCore {
   #pendingReads: PendingRead[] = [];
   #transferee: string | null = null;
   #readSeq = 0;
+  /** Proposals were appended since the last broadcast. */
+  #bcastPending = false;
 
   constructor(config: RaftCoreConfig) {
     this.id = config.id;
@@ -248,12 +255,18 @@ export class RaftCore {
   /**
    * Appends a command to the leader's log. Returns its index and term, or
    * `undefined` when this node is not the leader (or is transferring
-   * leadership away).
+   * leadership away). `kind` is {@link EntryKind.COMMAND} (default) or
+   * {@link EntryKind.SESSION_COMMAND}.
    */
-  propose(data: Uint8Array): { index: number; term: number } | undefined {
+  propose(
+    data: Uint8Array,
+    kind: typeof EntryKind.COMMAND | typeof EntryKind.SESSION_COMMAND = EntryKind.COMMAND,
+  ): { index: number; term: number } | undefined {
     if (this.#role !== 'leader' || this.#transferee !== null) return undefined;
-    const entry = this.#appendEntry(withKind(EntryKind.COMMAND, data));
-    this.#bcastAppend();
+    const entry = this.#appendEntry(withKind(kind, data));
+    // Proposals made before the next ready() share one append per follower
+    // (etcd batches proposals the same way), instead of one message each.
+    this.#bcastPending = true;
     this.#maybeCommit();
     return { index: entry.index, term: entry.term };
   }
@@ -401,6 +414,7 @@ export class RaftCore {
   /** True when {@link ready} has something. */
   hasReady(): boolean {
     return (
+      this.#bcastPending ||
       this.#msgs.length > 0 ||
       this.#reads.length > 0 ||
       this.#installed !== undefined ||
@@ -412,6 +426,10 @@ export class RaftCore {
 
   /** Collects the pending work; follow with {@link advance} once it is done. */
   ready(): Ready {
+    if (this.#bcastPending) {
+      this.#bcastPending = false;
+      if (this.#role === 'leader') this.#bcastAppend();
+    }
     const hs = this.#hardState();
     const rd: Ready = {
       ...(this.#hardStateChanged() ? { hardState: hs } : {}),
@@ -866,8 +884,20 @@ export class RaftCore {
     // Only an entry of the current term commits by counting replicas
     // (Raft §5.4.2, the Figure 8 hazard).
     if (idx > this.log.committed && this.log.term(idx) === this.#term) {
+      const before = this.log.committed;
       this.log.commitTo(idx);
-      this.#bcastAppendAfterCommit();
+      // Followers learn the new commit index from the next append or
+      // heartbeat (at most a tick later): an empty append per commit, and
+      // its answer, would double the messages per write. Configuration
+      // changes, a new leader's first commit and a leader about to step
+      // down tell them at once.
+      if (
+        this.log.term(before) !== this.#term ||
+        !this.#voters.includes(this.id) ||
+        this.#configs.some((c) => c.index > before && c.index <= idx)
+      )
+        this.#bcastAppendAfterCommit();
+      else this.#bcastAppend();
       this.#releaseReads();
       // A leader that removed itself keeps leading until the change commits
       // (thesis §4.2.2), then steps down; as a non-voter it never campaigns.

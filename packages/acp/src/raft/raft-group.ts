@@ -6,6 +6,7 @@ import {
   CoreErrorCode,
   type DurableLog,
   decodeMsgpack,
+  type HardState,
   encodeMsgpack,
   type Logger,
   NovacronError,
@@ -19,6 +20,7 @@ import {
 import { AcpErrorCode } from '../errors.js';
 import { EntryKind, RaftCore, type RaftSnapshot, type Ready } from './core.js';
 import type { MembershipChange } from './membership.js';
+import type { RaftMessage } from './messages.js';
 import { SessionTable } from './sessions.js';
 import { MemorySnapshotStore, type RaftSnapshotStore } from './snapshot-store.js';
 import { RAFT_CHANNEL, RaftWireCodec } from './wire.js';
@@ -107,6 +109,8 @@ export class RaftGroup implements ConsensusGroup {
   #unhandle: (() => void) | undefined;
   #processing: Promise<void> | undefined;
   #again = false;
+  /** The latest hard state when only its commit index moved and it is not written yet. */
+  #unsavedHard: HardState | undefined;
   #readCtx = 0;
   #applied = 0;
   #snapshots: RaftSnapshotStore;
@@ -186,15 +190,18 @@ export class RaftGroup implements ConsensusGroup {
     this.#unhandle?.();
     await this.#processing?.catch(() => undefined);
     this.#failAll(new NovacronError(CoreErrorCode.PROPOSAL_UNKNOWN, 'raft: group stopped', { details: {} }));
+    if (this.#unsavedHard) await this.#init.log.setHardState(this.#unsavedHard).catch(() => undefined);
+    this.#unsavedHard = undefined;
     await this.#init.log.close();
   }
 
   async propose(command: Uint8Array, options: ProposeOptions = {}): Promise<ProposeResult> {
     if (this.#state !== 'started') throw this.#notStarted('propose');
     const core = this.#core!;
-    const session = options.session;
-    const payload = encodeMsgpack([session?.client ?? '', session?.seq ?? 0, command]);
-    const at = core.propose(payload);
+    const at = core.propose(
+      encodeSessionCommand(options.session?.client ?? '', options.session?.seq ?? 0, command),
+      EntryKind.SESSION_COMMAND,
+    );
     if (at === undefined) {
       throw new NovacronError(CoreErrorCode.NOT_LEADER, `raft: ${this.#init.id} is not the leader`, {
         details: { leader: core.leader },
@@ -315,13 +322,7 @@ export class RaftGroup implements ConsensusGroup {
       return;
     }
     this.#processing = this.#process()
-      .catch((err) => {
-        // Storage failed: this member can no longer promise durability.
-        this.#state = 'failed';
-        this.#timer?.cancel();
-        this.#unhandle?.();
-        this.#failAll(err);
-      })
+      .catch((err) => this.#storageFailed(err))
       .finally(() => {
         this.#processing = undefined;
         if (this.#again) {
@@ -345,12 +346,32 @@ export class RaftGroup implements ConsensusGroup {
         return;
       }
       if (rd.snapshot) await this.#install(rd.snapshot);
+      const before = log.hardState();
+      // Term and vote must be durable before anyone hears of them; the
+      // commit index need not be (it is recomputed after a restart), so a
+      // Ready that only moves it does not wait for an fsync (etcd's mustSync).
+      const syncHard =
+        rd.hardState !== undefined && (rd.hardState.term !== before.term || rd.hardState.vote !== before.vote);
+      // A leader sends its appends while its own write is in flight (Raft
+      // thesis §10.2.1): it counts itself towards a quorum only once
+      // advance() reports the entries stable, so nothing commits early.
+      const early = !syncHard && !rd.snapshot && core.role === 'leader';
+      if (early) this.#send(rd.messages);
       const writes: Promise<void>[] = [];
       if (rd.entries.length > 0) writes.push(log.append(rd.entries));
-      if (rd.hardState) writes.push(log.setHardState(rd.hardState));
+      if (rd.hardState) this.#unsavedHard = rd.hardState;
+      if (syncHard) {
+        writes.push(log.setHardState(this.#unsavedHard!));
+        this.#unsavedHard = undefined;
+      } else if (this.#unsavedHard && rd.entries.length > 0) {
+        // A commit-only change rides along with the next entries (same
+        // write, same fsync), never costing an fsync of its own.
+        log.setHardState(this.#unsavedHard).catch((err) => this.#storageFailed(err));
+        this.#unsavedHard = undefined;
+      }
       if (writes.length > 0) await Promise.all(writes);
       if (this.#state !== 'started') return;
-      for (const m of rd.messages) this.#init.network.send(m.to, RAFT_CHANNEL, this.#codec.encode(m));
+      if (!early) this.#send(rd.messages);
       for (const e of rd.committed) this.#apply(e.index, e.term, e.data);
       for (const r of rd.reads) {
         const pending = this.#reads.get(r.ctx);
@@ -362,6 +383,19 @@ export class RaftGroup implements ConsensusGroup {
       if (every > 0 && this.#applied - (core.snapshot?.index ?? log.snapshot().index) >= every)
         await this.#takeSnapshot();
     }
+  }
+
+  #send(messages: readonly RaftMessage[]): void {
+    for (const m of messages) this.#init.network.send(m.to, RAFT_CHANNEL, this.#codec.encode(m));
+  }
+
+  /** Storage failed: this member can no longer promise durability. */
+  #storageFailed(err: unknown): void {
+    if (this.#state !== 'started') return;
+    this.#state = 'failed';
+    this.#timer?.cancel();
+    this.#unhandle?.();
+    this.#failAll(err);
   }
 
   /** Snapshots the state machine at the applied index, saves it, then compacts the log below it. */
@@ -404,11 +438,14 @@ export class RaftGroup implements ConsensusGroup {
       pending.resolve({ index, result: new Uint8Array(0) });
       return;
     }
-    if (data[0] !== EntryKind.COMMAND) {
+    if (data[0] !== EntryKind.COMMAND && data[0] !== EntryKind.SESSION_COMMAND) {
       if (pending) this.#dropProposal(index, pending);
       return;
     }
-    const [client, seq, command] = decodeMsgpack(data.subarray(1)) as [string, number, Uint8Array];
+    const [client, seq, command] =
+      data[0] === EntryKind.SESSION_COMMAND
+        ? decodeSessionCommand(data, index)
+        : (decodeMsgpack(data.subarray(1)) as [string, number, Uint8Array]);
     const result = this.#sessions.apply(this.#init.stateMachine, client, seq, command, index);
     for (const l of this.#listeners) l({ index, command, result });
     if (pending) {
@@ -476,4 +513,53 @@ export class RaftGroup implements ConsensusGroup {
   #notStarted(op: string): NovacronError {
     return new NovacronError(CoreErrorCode.INVALID_STATE, `raft: ${op} while ${this.#state}`, { details: { op } });
   }
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
+/** Encoded client ids, so a busy client's id is not re-encoded per command (bounded). */
+const clientBytes = new Map<string, Uint8Array>();
+
+/** The body of an {@link EntryKind.SESSION_COMMAND} entry (after its kind byte). */
+function encodeSessionCommand(client: string, seq: number, command: Uint8Array): Uint8Array {
+  let id = clientBytes.get(client);
+  if (id === undefined) {
+    id = utf8.encode(client);
+    if (clientBytes.size >= 1024) clientBytes.clear();
+    clientBytes.set(client, id);
+  }
+  if (id.length > 0xffff) {
+    throw new NovacronError(CoreErrorCode.INVALID_ARGUMENT, 'raft: session client id longer than 65535 bytes', {
+      details: { length: id.length },
+    });
+  }
+  const out = new Uint8Array(2 + id.length + 8 + command.length);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, id.length);
+  out.set(id, 2);
+  view.setUint32(2 + id.length, Math.floor(seq / 0x1_0000_0000));
+  view.setUint32(6 + id.length, seq >>> 0);
+  out.set(command, 10 + id.length);
+  return out;
+}
+
+/** Decodes a whole {@link EntryKind.SESSION_COMMAND} entry (kind byte included). */
+function decodeSessionCommand(data: Uint8Array, index: number): [string, number, Uint8Array] {
+  const bad = () =>
+    new NovacronError(AcpErrorCode.RAFT_PROTOCOL_VIOLATION, `raft: malformed command entry ${index}`, {
+      details: { index },
+    });
+  if (data.length < 11) throw bad();
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const n = view.getUint16(1);
+  if (data.length < 11 + n) throw bad();
+  const seq = view.getUint32(3 + n) * 0x1_0000_0000 + view.getUint32(7 + n);
+  if (!Number.isSafeInteger(seq)) throw bad();
+  let client: string;
+  try {
+    client = n === 0 ? '' : fromUtf8.decode(data.subarray(3, 3 + n));
+  } catch {
+    throw bad();
+  }
+  return [client, seq, data.subarray(11 + n)];
 }
