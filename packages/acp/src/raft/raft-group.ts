@@ -25,6 +25,9 @@ import { SessionTable } from './sessions.js';
 import { MemorySnapshotStore, type RaftSnapshotStore } from './snapshot-store.js';
 import { RAFT_CHANNEL, RaftWireCodec } from './wire.js';
 
+/** Most ticks one late timer callback makes up for. */
+const MAX_CATCH_UP_TICKS = 4;
+
 /** What {@link RaftGroup} takes. */
 export interface RaftGroupInit {
   /** This member's node id (its id on `network`). */
@@ -173,10 +176,19 @@ export class RaftGroup implements ConsensusGroup {
       this.#applied = saved.index;
     }
     this.#unhandle = this.#init.network.handle(RAFT_CHANNEL, (from, data) => this.#receive(from, data));
-    this.#timer = this.#init.clock.setInterval(() => {
-      this.#core!.tick();
+    const clock = this.#init.clock;
+    const tickMs = this.#init.tickMs ?? 50;
+    let last = clock.now();
+    this.#timer = clock.setInterval(() => {
+      // A starved event loop runs this late: count the ticks that were due
+      // (a few at most), so election timeouts keep their meaning in time
+      // rather than stretching with the load.
+      const now = clock.now();
+      const due = Math.min(MAX_CATCH_UP_TICKS, Math.max(1, Math.floor((now - last) / tickMs + 0.25)));
+      last = now;
+      for (let i = 0; i < due; i++) this.#core!.tick();
       this.#kick();
-    }, this.#init.tickMs ?? 50);
+    }, tickMs);
     this.#state = 'started';
   }
 
