@@ -22,7 +22,8 @@
  *
  * Run: `npx tsx bench/src/raft.ts` (about 3 min) or `--quick` (about 1 min).
  * `--ours-only [--clients=1,256]` runs just our cluster (for profiling);
- * `--load-only` stops after the 1- and 256-client comparisons (no JSON);
+ * `--failover-only` runs only the real failover trials (`RAFT_BENCH_TRACE=1`
+ * prints what the survivors reported); `--load-only` stops after the 1- and 256-client comparisons (no JSON);
  * `RAFT_BENCH_PROF=<dir>` writes a `--cpu-prof` profile of each of our
  * member processes into <dir>.
  */
@@ -54,6 +55,8 @@ const VALUE_BYTES = 256;
 const ETCD = '/usr/bin/etcd';
 const NODE_SCRIPT = fileURLToPath(new URL('./raft/node.ts', import.meta.url));
 const PROF_DIR = process.env.RAFT_BENCH_PROF;
+/** `RAFT_BENCH_TRACE=1`: print what the survivors reported during each real failover. */
+const TRACE = process.env.RAFT_BENCH_TRACE === '1';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: readonly number[]) => {
@@ -255,9 +258,17 @@ function request(
   });
 }
 
-async function status(url: string, timeoutMs = 1_000): Promise<{ role: string; term: number; leader: string | null }> {
+interface MemberStatus {
+  readonly role: string;
+  readonly term: number;
+  readonly leader: string | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+}
+
+async function status(url: string, timeoutMs = 1_000): Promise<MemberStatus> {
   const r = await request(undefined, url, 'GET', '/status', undefined, timeoutMs);
-  return JSON.parse(r.body) as { role: string; term: number; leader: string | null };
+  return JSON.parse(r.body) as MemberStatus;
 }
 
 /** Seconds of user + system CPU the processes have used so far. */
@@ -368,7 +379,12 @@ async function realFailover(c: Cluster): Promise<FailoverSample> {
     leader = await c.leader();
     const ss = await Promise.all(c.members.map((m) => status(m.url).catch(() => undefined)));
     const lead = ss.find((s) => s?.role === 'leader');
-    if (lead && ss.every((s) => s && s.term === lead.term && s.leader === lead.leader)) {
+    // Healthy means caught up too: a restarted member replaying its log is
+    // busy and would answer votes late.
+    if (
+      lead &&
+      ss.every((s) => s && s.term === lead.term && s.leader === lead.leader && s.appliedIndex >= lead.commitIndex)
+    ) {
       term = lead.term;
       break;
     }
@@ -389,13 +405,22 @@ async function realFailover(c: Cluster): Promise<FailoverSample> {
   leader.proc.kill('SIGKILL');
   const survivors = c.members.filter((m) => m !== leader);
   let next: Member | undefined;
+  const seen: string[] = [];
   while (!next) {
     const ss = await Promise.all(survivors.map((m) => status(m.url, 200).catch(() => undefined)));
+    if (TRACE) {
+      const line = ss.map((s, i) => `${survivors[i]!.id}:${s?.role ?? '?'}/${s?.term ?? '?'}`).join(' ');
+      if (seen.at(-1)?.endsWith(line) !== true) seen.push(`${(performance.now() - t0).toFixed(0)}ms ${line}`);
+    }
     const i = ss.findIndex((s) => s?.role === 'leader' && s.term > term);
     if (i >= 0) next = survivors[i];
     else await sleep(2);
   }
   const leaderMs = performance.now() - t0;
+  if (TRACE)
+    console.log(
+      `  killed ${leader.id} (term ${term}) -> ${next.id} after ${leaderMs.toFixed(0)} ms: ${seen.join(' | ')}`,
+    );
   while ((await put(next.url).catch(() => undefined))?.status !== 200) await sleep(2);
   const commitMs = performance.now() - t0;
   await waitExit(leader.proc, 5_000);
@@ -430,6 +455,12 @@ async function main(): Promise<void> {
     );
     const ours = await startOurs('ours (file)', join(root, 'ours'));
     clusters.push(ours);
+    if (process.argv.includes('--failover-only')) {
+      const real: FailoverSample[] = [];
+      for (let i = 0; i < REAL_TRIALS; i++) real.push(await realFailover(ours));
+      console.log(distribution(real));
+      return;
+    }
     if (OURS_ONLY) {
       const arg = process.argv.find((a) => a.startsWith('--clients='));
       await load(ours, 256, WARMUP_MS);
