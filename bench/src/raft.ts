@@ -20,7 +20,7 @@
  * cluster goes first. Prints a table with ratios (ours / etcd) and writes
  * results/raft.json.
  *
- * Run: `npx tsx bench/src/raft.ts` (about 3 min) or `--quick` (about 1 min).
+ * Run: `npx tsx bench/src/raft.ts` (about 3–4 min) or `--quick` (about 1.5 min).
  * `--ours-only [--clients=1,256]` runs just our cluster (for profiling);
  * `--failover-only` runs only the real failover trials (`RAFT_BENCH_TRACE=1`
  * prints what the survivors reported); `--load-only` stops after the 1- and 256-client comparisons (no JSON);
@@ -45,9 +45,9 @@ const TICK_MS = 50;
 const ELECTION_TICKS = 10;
 /** Election timeouts are drawn from [ELECTION_TICKS, 2·ELECTION_TICKS) ticks. */
 const MAX_ELECTION_MS = 2 * ELECTION_TICKS * TICK_MS;
-const LOAD_MS = QUICK ? 2_000 : 4_000;
+const LOAD_MS = QUICK ? 2_000 : 3_000;
 /** Load before measuring, so V8 has optimised our hot paths (etcd, compiled ahead of time, gets the same). */
-const WARMUP_MS = QUICK ? 1_500 : 4_000;
+const WARMUP_MS = QUICK ? 1_500 : 3_000;
 const ROUNDS = QUICK ? 1 : 3;
 const SIM_TRIALS = QUICK ? 200 : 1_000;
 const REAL_TRIALS = QUICK ? 5 : 20;
