@@ -90,9 +90,15 @@ interface Slot {
   batch: readonly BatchItem[] | undefined;
   raw: Uint8Array | undefined;
   prepares: Map<string, string>;
-  commits: Map<string, string>;
+  /** Latest commit per sender: view and digest hex. */
+  commits: Map<string, { v: number; d: string }>;
   prepared: boolean;
   committed: boolean;
+  /** What committed: digest and batch (set with `committed`). */
+  cd: Uint8Array | undefined;
+  cb: readonly BatchItem[] | undefined;
+  /** Batches seen for this sequence number by digest hex (learning committed batches from other views). */
+  known: Map<string, readonly BatchItem[]>;
 }
 
 interface PendingRequest {
@@ -273,11 +279,23 @@ export class PbftCore {
   }
   /** The digest of the batch executed... or assigned at `n`, when still held. */
   slotDigest(n: number): Uint8Array | undefined {
-    return this.#slots.get(n)?.d;
+    return this.#slots.get(n)?.cd;
   }
   /** Sizes of the bounded structures (memory is bounded by the watermark window). */
-  stats(): { slots: number; P: number; Q: number; checkpoints: number; ckVotes: number; pending: number; vcs: number } {
+  stats(): {
+    slots: number;
+    P: number;
+    Q: number;
+    checkpoints: number;
+    ckVotes: number;
+    pending: number;
+    vcs: number;
+    low: number;
+    highestSlot: number;
+  } {
     return {
+      low: this.#low(),
+      highestSlot: Math.max(0, ...this.#slots.keys()),
       slots: this.#slots.size,
       P: this.#P.size,
       Q: this.#Q.size,
@@ -462,7 +480,13 @@ export class PbftCore {
   // ------------------------------------------------------------------ normal case
 
   #inWindow(n: number): boolean {
-    return n > this.#stable.n && n <= this.#stable.n + this.#o.watermarkWindow;
+    const h = this.#low();
+    return n > h && n <= h + this.#o.watermarkWindow;
+  }
+
+  /** The low watermark: the stable checkpoint, or the one being fetched by state transfer. */
+  #low(): number {
+    return Math.max(this.#stable.n, this.#transfer?.n ?? 0);
   }
 
   #slot(n: number): Slot {
@@ -477,6 +501,9 @@ export class PbftCore {
         commits: new Map(),
         prepared: false,
         committed: false,
+        cd: undefined,
+        cb: undefined,
+        known: new Map(),
       };
       this.#slots.set(n, s);
     }
@@ -521,10 +548,16 @@ export class PbftCore {
   }
 
   #onPrePrepare(p: PrePreparePayload, raw: Uint8Array): void {
-    if (p.v !== this.#view || this.#inChange || p.i !== this.primary || !this.#inWindow(p.n)) return;
-    const existing = this.#slots.get(p.n);
-    if (existing?.d !== undefined && existing.v === p.v) return; // first pre-prepare wins; an equivocation is ignored
+    if (!this.#inWindow(p.n)) return;
     if (!sameBytes(batchDigest(p.b), p.d)) throw violation('pre-prepare digest does not match its batch', { n: p.n });
+    const existing = this.#slots.get(p.n);
+    if (existing && !existing.committed) {
+      // Any batch whose digest matches may complete a commit certificate (2f+1 commits bind the digest).
+      if (existing.known.size < 4) existing.known.set(hexOf(p.d), p.b);
+      this.#checkCommitted(p.n);
+    }
+    if (p.v !== this.#view || this.#inChange || p.i !== this.primary || !this.#inWindow(p.n)) return;
+    if (existing?.d !== undefined && existing.v === p.v) return; // first pre-prepare wins; an equivocation is ignored
     for (const [req, auth] of p.b) this.#wire.openRequest(req, auth); // throws on a bad request MAC
     const s = this.#slot(p.n);
     Object.assign(s, { v: p.v, d: p.d, batch: p.b, raw });
@@ -535,8 +568,8 @@ export class PbftCore {
     this.#checkPrepared(p.n);
   }
 
-  #vote(k: 'p' | 'c', n: number, d: Uint8Array, to: readonly string[] = this.#others()): void {
-    const m: VotePayload = { k, v: this.#view, n, d, i: this.id };
+  #vote(k: 'p' | 'c', n: number, d: Uint8Array, to: readonly string[] = this.#others(), v = this.#view): void {
+    const m: VotePayload = { k, v, n, d, i: this.id };
     this.#send(to, this.#wire.encodeMac(m, to));
   }
 
@@ -548,9 +581,12 @@ export class PbftCore {
   }
 
   #onCommit(p: VotePayload): void {
-    if (p.v !== this.#view || this.#inChange || !this.#inWindow(p.n)) return;
+    // Commits count in any view: 2f+1 for one (view, digest) certify it, even to a replica elsewhere in a view change.
+    if (!this.#inWindow(p.n)) return;
     const s = this.#slot(p.n);
-    s.commits.set(p.i, hexOf(p.d));
+    const prev = s.commits.get(p.i);
+    if (prev && prev.v > p.v) return;
+    s.commits.set(p.i, { v: p.v, d: hexOf(p.d) });
     this.#checkCommitted(p.n);
   }
 
@@ -565,19 +601,34 @@ export class PbftCore {
     this.#P.set(n, [s.d, s.v]);
     this.#records.push({ t: 'prep', v: s.v, n, d: s.d });
     this.#vote('c', n, s.d);
-    s.commits.set(this.id, dh);
+    s.commits.set(this.id, { v: s.v, d: dh });
     this.#checkCommitted(n);
   }
 
   #checkCommitted(n: number): void {
     const s = this.#slots.get(n);
-    if (!s?.prepared || s.committed || s.d === undefined) return;
-    const dh = hexOf(s.d);
-    let votes = 0;
-    for (const d of s.commits.values()) if (d === dh) votes++;
-    if (votes < 2 * this.f + 1) return;
+    if (!s || s.committed) return;
+    const groups = new Map<string, number>();
+    let cert: { v: number; d: string } | undefined;
+    for (const c of s.commits.values()) {
+      const key = `${c.v}:${c.d}`;
+      const votes = (groups.get(key) ?? 0) + 1;
+      groups.set(key, votes);
+      if (votes >= 2 * this.f + 1) cert = c;
+    }
+    if (!cert) return;
+    const batch =
+      cert.d === hexOf(NULL_DIGEST)
+        ? []
+        : s.d !== undefined && hexOf(s.d) === cert.d && s.batch
+          ? s.batch
+          : s.known.get(cert.d);
+    if (!batch) return; // certified, but the batch has not reached us yet
     s.committed = true;
-    this.#records.push({ t: 'cmt', v: s.v, n, d: s.d });
+    s.cd = Uint8Array.from(Buffer.from(cert.d, 'hex'));
+    s.cb = batch;
+    s.known.clear();
+    this.#records.push({ t: 'cmt', v: cert.v, n, d: s.cd, b: batch });
     this.#execute();
   }
 
@@ -585,8 +636,8 @@ export class PbftCore {
     for (;;) {
       const n = this.#lastExec + 1;
       const s = this.#slots.get(n);
-      if (!s?.committed || !s.batch) return;
-      for (const [bytes] of s.batch) {
+      if (!s?.committed || !s.cb) return;
+      for (const [bytes] of s.cb) {
         const req = PbftWire.decodePayload(bytes) as RequestPayload;
         const key = `${req.c}|${req.t}`;
         this.#pending.delete(key);
@@ -661,8 +712,8 @@ export class PbftCore {
 
   #onCheckpoint(p: CheckpointPayload, signed: Signed): void {
     if (!this.#keys.isReplica(p.i)) return;
-    if (p.n % this.#o.checkpointInterval !== 0 || p.n <= this.#stable.n) return;
-    if (p.n > this.#stable.n + 4 * this.#o.watermarkWindow) return;
+    if (p.n % this.#o.checkpointInterval !== 0 || p.n <= this.#low()) return;
+    if (p.n > this.#low() + 4 * this.#o.watermarkWindow) return;
     this.#addCkVote(p.n, p.i, p.d, signed);
   }
 
@@ -699,12 +750,13 @@ export class PbftCore {
     // Behind: fetch the state from the replicas that signed it.
     if (!this.#transfer || this.#transfer.n < n) {
       this.#transfer = { n, d, proof, asked: 0 };
+      this.#gc(); // the transferred state will cover everything up to n
       this.#askState();
     }
   }
 
   #gc(): void {
-    const h = this.#stable.n;
+    const h = this.#low();
     for (const n of [...this.#slots.keys()]) if (n <= h) this.#slots.delete(n);
     for (const n of [...this.#P.keys()]) if (n <= h) this.#P.delete(n);
     for (const n of [...this.#Q.keys()]) if (n <= h) this.#Q.delete(n);
@@ -745,8 +797,16 @@ export class PbftCore {
     this.#transfer = undefined;
     this.#ownCkpts.set(n, { d: t.d, s });
     this.#stable = { n, d: t.d, proof: t.proof, s };
-    for (const q of [...this.#pending.values()])
-      if (this.#executedBefore(q.c, q.t)) this.#pending.delete(`${q.c}|${q.t}`);
+    for (const q of [...this.#pending.values()]) {
+      if (!this.#executedBefore(q.c, q.t)) continue;
+      this.#pending.delete(`${q.c}|${q.t}`);
+      // Our own request executed in the state we just installed: answer it from the reply cache.
+      const result = this.#clientEntry(q.c)?.recent.get(q.t);
+      if (q.c === this.id && result) {
+        const req = PbftWire.decodePayload(q.bytes) as RequestPayload;
+        this.#executed.push({ n, client: q.c, t: q.t, op: req.o, result });
+      }
+    }
     this.#gc();
     this.#records.push(this.#base());
     this.#execute();
@@ -760,12 +820,9 @@ export class PbftCore {
     this.#inChange = true;
     this.#vcTicks = 0;
     this.#idle = 0;
-    this.#vcTimeout = Math.min(this.#vcTimeout * 2, this.#o.viewChangeTicks * 64);
+    this.#vcTimeout = Math.min(this.#vcTimeout * 2, this.#o.viewChangeTicks * 8);
     this.#nv = undefined;
-    for (const s of this.#slots.values()) {
-      s.prepares.clear();
-      s.commits.clear();
-    }
+    for (const s of this.#slots.values()) s.prepares.clear();
     this.#records.push({ t: 'view', v, c: true });
     const vc = this.#makeViewChange(v);
     const { signed, bytes } = this.#wire.encodeSigned(vc);
@@ -868,12 +925,7 @@ export class PbftCore {
     summaries.sort((a, b) => (a.i < b.i ? -1 : 1));
     const decision = decideNewView(summaries, this.f);
     if (!decision) throw violation('new view: its view changes decide nothing', { v: p.v });
-    if (p.v > this.#view) {
-      for (const s of this.#slots.values()) {
-        s.prepares.clear();
-        s.commits.clear();
-      }
-    }
+    if (p.v > this.#view) for (const s of this.#slots.values()) s.prepares.clear();
     this.#enterView(p.v, decision, signed);
   }
 
@@ -890,23 +942,13 @@ export class PbftCore {
     for (const [id, x] of [...this.#vcs]) if (x.v <= v) this.#vcs.delete(id);
     if (decision.h > this.#stable.n) this.#stabilize(decision.h, decision.hd, decision.proof);
     const primary = this.primaryOf(v) === this.id;
-    let maxN = Math.max(decision.h, this.#stable.n);
+    let maxN = Math.max(decision.h, this.#low());
     for (const slot of decision.slots) {
       maxN = Math.max(maxN, slot.n);
-      if (slot.n <= this.#stable.n) continue;
-      const old = this.#slots.get(slot.n);
-      const keepCommitted = old?.committed === true && old.d !== undefined && sameBytes(old.d, slot.d);
+      if (slot.n <= this.#low()) continue;
       const s = this.#slot(slot.n);
-      Object.assign(s, {
-        v,
-        d: slot.d,
-        batch: slot.batch,
-        raw: undefined,
-        prepared: false,
-        committed: keepCommitted,
-      });
+      Object.assign(s, { v, d: slot.d, batch: slot.batch, raw: undefined, prepared: false });
       s.prepares.clear();
-      s.commits.clear();
       this.#Q.set(slot.n, [slot.d, v]);
       this.#records.push({ t: 'pp', slot: this.#persisted(slot.n, s) });
       if (!primary) {
@@ -918,10 +960,7 @@ export class PbftCore {
     for (const n of [...this.#slots.keys()]) {
       const s = this.#slots.get(n)!;
       if (n > maxN && !s.committed) this.#slots.delete(n);
-      else if (s.v < v) {
-        s.prepares.clear();
-        s.commits.clear();
-      }
+      else if (s.v < v) s.prepares.clear();
     }
     this.#nextSeq = maxN + 1;
     this.#assigned.clear();
@@ -940,7 +979,7 @@ export class PbftCore {
 
   #onStatus(p: StatusPayload): void {
     const to = [p.i];
-    if (p.e < this.#stable.n && this.#stable.n > 0) {
+    if (p.h < this.#stable.n) {
       for (const s of this.#stable.proof) this.#send(to, this.#wire.encodeStatement(s));
     }
     if ((p.v < this.#view || (p.v === this.#view && p.c)) && !this.#inChange && this.#nv) {
@@ -949,16 +988,24 @@ export class PbftCore {
     if (this.#inChange && this.#myVc && p.v <= this.#view) this.#send(to, this.#wire.encodeStatement(this.#myVc));
     const stalled = this.#peerSeen.get(p.i) === p.e;
     this.#peerSeen.set(p.i, p.e);
-    if (p.v !== this.#view || p.c || this.#inChange || !stalled) return;
+    // A peer behind us, or stuck with us in this view, gets what it may have lost: the batches and our votes.
+    const sameView = p.v === this.#view && !p.c && !this.#inChange;
+    if (!stalled || !(p.e < this.#lastExec || sameView)) return;
     let count = 0;
     for (let n = Math.max(p.e, this.#stable.n) + 1; count < RETRANSMIT_SLOTS; n++) {
       const s = this.#slots.get(n);
-      if (!s || s.d === undefined) break;
+      if (!s || (s.d === undefined && s.cd === undefined)) break;
       count++;
-      if (s.v !== this.#view) continue;
       if (s.raw) this.#send(to, s.raw);
-      if (this.primary !== this.id && s.prepares.get(this.id) !== undefined) this.#vote('p', n, s.d, to);
-      if (s.prepared) this.#vote('c', n, s.d, to);
+      else if (s.cb && s.cd) {
+        const pp: PrePreparePayload = { k: 'pp', v: this.#view, n, d: s.cd, i: this.id, b: s.cb };
+        this.#send(to, this.#wire.encodeMac(pp, to));
+      }
+      if (sameView && s.v === this.#view && s.d && this.primary !== this.id && s.prepares.has(this.id)) {
+        this.#vote('p', n, s.d, to);
+      }
+      const mine = s.commits.get(this.id);
+      if (mine) this.#vote('c', n, Uint8Array.from(Buffer.from(mine.d, 'hex')), to, mine.v);
     }
     for (const n of this.#ownCkpts.keys()) {
       if (n > p.h && n > this.#stable.n) {
@@ -974,11 +1021,11 @@ export class PbftCore {
     return {
       v: s.v,
       n,
-      d: s.d!,
-      b: s.batch!,
+      d: s.d ?? s.cd!,
+      b: s.batch ?? s.cb!,
       raw: s.raw ?? new Uint8Array(0),
       prepared: s.prepared,
-      committed: s.committed,
+      c: s.committed ? { d: s.cd!, b: s.cb! } : null,
     };
   }
 
@@ -991,7 +1038,7 @@ export class PbftCore {
       c: this.#inChange,
       stable: this.#stable,
       slots: [...this.#slots]
-        .filter(([, s]) => s.d !== undefined && s.batch !== undefined)
+        .filter(([, s]) => (s.d !== undefined && s.batch !== undefined) || s.committed)
         .map(([n, s]) => this.#persisted(n, s)),
       P: entries(this.#P),
       Q: entries(this.#Q),
@@ -1004,14 +1051,16 @@ export class PbftCore {
   #recover(records: readonly PbftRecord[]): void {
     const putSlot = (p: PersistedSlot) => {
       const s = this.#slot(p.n);
+      const q = this.#Q.get(p.n);
+      const preprepared = q !== undefined && q[1] === p.v && sameBytes(q[0], p.d);
       Object.assign(s, {
         v: p.v,
-        d: p.d,
-        batch: p.b,
+        d: preprepared ? p.d : undefined,
+        batch: preprepared ? p.b : undefined,
         raw: p.raw.length > 0 ? p.raw : undefined,
         prepared: p.prepared,
-        committed: p.committed,
       });
+      if (p.c) Object.assign(s, { committed: true, cd: p.c.d, cb: p.c.b });
     };
     for (const r of records) {
       switch (r.t) {
@@ -1019,10 +1068,10 @@ export class PbftCore {
           this.#view = r.v;
           this.#inChange = r.c;
           this.#stable = r.stable;
-          this.#slots.clear();
-          for (const s of r.slots) putSlot(s);
           this.#P = new Map(r.P.map(([n, d, v]) => [n, [d, v] as const]));
           this.#Q = new Map(r.Q.map(([n, d, v]) => [n, [d, v] as const]));
+          this.#slots.clear();
+          for (const s of r.slots) putSlot(s);
           this.#ownCkpts = new Map(r.ckpts.map(([n, d, s]) => [n, { d, s }]));
           this.#nv = r.nv ?? undefined;
           this.#tsReserved = r.upTo;
@@ -1032,8 +1081,8 @@ export class PbftCore {
           this.#inChange = r.c;
           break;
         case 'pp':
-          putSlot(r.slot);
           this.#Q.set(r.slot.n, [r.slot.d, r.slot.v]);
+          putSlot(r.slot);
           break;
         case 'prep': {
           this.#P.set(r.n, [r.d, r.v]);
@@ -1041,11 +1090,9 @@ export class PbftCore {
           if (s && s.v === r.v && s.d && sameBytes(s.d, r.d)) s.prepared = true;
           break;
         }
-        case 'cmt': {
-          const s = this.#slots.get(r.n);
-          if (s?.d && sameBytes(s.d, r.d)) s.committed = true;
+        case 'cmt':
+          Object.assign(this.#slot(r.n), { committed: true, cd: r.d, cb: r.b });
           break;
-        }
         case 'ckpt':
           this.#ownCkpts.set(r.n, { d: r.d, s: r.s });
           break;
@@ -1066,7 +1113,7 @@ export class PbftCore {
     for (const s of this.#slots.values()) {
       if (s.v === this.#view && s.d) {
         if (this.primaryOf(s.v) !== this.id) s.prepares.set(this.id, hexOf(s.d));
-        if (s.prepared) s.commits.set(this.id, hexOf(s.d));
+        if (s.prepared) s.commits.set(this.id, { v: s.v, d: hexOf(s.d) });
       }
     }
     let last = this.#stable.n;

@@ -10,7 +10,8 @@ export interface PersistedSlot {
   /** The primary's pre-prepare wire bytes (for retransmission), or empty when it came from a new view. */
   readonly raw: Uint8Array;
   readonly prepared: boolean;
-  readonly committed: boolean;
+  /** What committed here (digest and batch), when it did. */
+  readonly c: { readonly d: Uint8Array; readonly b: readonly BatchItem[] } | null;
 }
 
 /** A stable checkpoint as persisted: its proof and the state there. */
@@ -33,7 +34,13 @@ export type PbftRecord =
   | { readonly t: 'view'; readonly v: number; readonly c: boolean }
   | { readonly t: 'pp'; readonly slot: PersistedSlot }
   | { readonly t: 'prep'; readonly v: number; readonly n: number; readonly d: Uint8Array }
-  | { readonly t: 'cmt'; readonly v: number; readonly n: number; readonly d: Uint8Array }
+  | {
+      readonly t: 'cmt';
+      readonly v: number;
+      readonly n: number;
+      readonly d: Uint8Array;
+      readonly b: readonly BatchItem[];
+    }
   | { readonly t: 'ckpt'; readonly n: number; readonly d: Uint8Array; readonly s: Uint8Array }
   | { readonly t: 'stable'; readonly stable: PersistedStable }
   | { readonly t: 'nv'; readonly v: number; readonly nv: Signed }

@@ -64,6 +64,8 @@ export const PBFT_SIGNED_MESSAGE = defineMessage({
   },
 });
 
+const PEEK_CODEC = new MessageCodec([PBFT_MAC_MESSAGE, PBFT_SIGNED_MESSAGE], { limits: PBFT_MSGPACK_LIMITS });
+
 /** One decoded and authenticated message. */
 export interface PbftEnvelope {
   /** The payload. */
@@ -153,6 +155,17 @@ export class PbftWire {
     if (p.k !== kind) throw invalid(`expected a signed ${kind}, got ${p.k}`);
     this.#keys.verifySignature((p as SignedPayload).i, s[0], s[1]);
     return p as Extract<SignedPayload, { k: K }>;
+  }
+
+  /**
+   * Decodes a message without authenticating it (for tools and tests that
+   * inspect traffic). Never use the result to change protocol state.
+   *
+   * @throws as {@link decodePayload}.
+   */
+  static peek(data: Uint8Array): PbftPayload {
+    const m = PEEK_CODEC.decode(data);
+    return PbftWire.decodePayload((m.body as { p: Uint8Array }).p);
   }
 
   /**
