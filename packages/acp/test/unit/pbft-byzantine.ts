@@ -82,7 +82,10 @@ export class ByzantineNetwork implements PeerNetwork {
       this.#behaviour === 'mixed'
         ? this.#rng.pick(BYZANTINE_BEHAVIOURS.filter((x) => x !== 'mixed' && x !== 'silent'))
         : this.#behaviour;
-    if (b === 'silent') return this.#count('silent');
+    if (b === 'silent') {
+      this.#count('silent');
+      return;
+    }
     let p: PbftPayload | undefined;
     try {
       p = PbftWire.peek(data);
@@ -98,11 +101,13 @@ export class ByzantineNetwork implements PeerNetwork {
       case 'equivocate': {
         if (p?.k === 'pp' && this.#ids.indexOf(to) % 2 === 0) {
           const alt = this.#alternative(p);
-          return out(this.#wire.encodeMac(alt, others), 'equivocate-pp');
+          out(this.#wire.encodeMac(alt, others), 'equivocate-pp');
+          return;
         }
         if ((p?.k === 'p' || p?.k === 'c') && this.#rng.chance(0.5)) {
           const v: VotePayload = { ...p, d: this.#rng.bytes(32) };
-          return out(this.#wire.encodeMac(v, others), 'equivocate-vote');
+          out(this.#wire.encodeMac(v, others), 'equivocate-vote');
+          return;
         }
         break;
       }
@@ -130,7 +135,8 @@ export class ByzantineNetwork implements PeerNetwork {
           // The authenticator or signature sits at the end of the envelope.
           const at = copy.length - 1 - this.#rng.int(0, Math.min(15, copy.length - 1));
           copy[at]! ^= 1 << this.#rng.int(0, 7);
-          return out(copy, 'bad-auth');
+          out(copy, 'bad-auth');
+          return;
         }
         break;
       }
