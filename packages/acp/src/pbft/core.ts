@@ -355,7 +355,11 @@ export class PbftCore {
     this.#ticks++;
     const o = this.#o;
     if (this.#inChange) {
-      if (++this.#vcTicks >= this.#vcTimeout) this.#startViewChange(this.#view + 1);
+      // Castro–Liskov: the timer for giving up on a view runs only once 2f+1 replicas asked for it,
+      // so a replica cut off alone does not run ahead through views the others never reach.
+      let asking = 0;
+      for (const x of this.#vcs.values()) if (x.v === this.#view) asking++;
+      if (asking >= 2 * this.f + 1 && ++this.#vcTicks >= this.#vcTimeout) this.#startViewChange(this.#view + 1);
     } else if (this.#pending.size > 0 && this.primary !== this.id) {
       this.#idle++;
       if (this.#idle === Math.floor(o.viewChangeTicks / 2)) this.#forwardPending();

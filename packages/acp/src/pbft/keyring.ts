@@ -1,6 +1,17 @@
-import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import { ed25519, x25519 } from '@noble/curves/ed25519.js';
-import { type NodeIdentity, NovacronError, nodeIdFromPublicKey, verifySignature } from '@novacron/core';
+import {
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  hkdfSync,
+  type KeyObject,
+  sign as nodeSign,
+  verify as nodeVerify,
+  timingSafeEqual,
+} from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { type NodeIdentity, NovacronError, nodeIdFromPublicKey } from '@novacron/core';
 import { PbftErrorCode } from '../errors.js';
 
 /** Bytes of a PBFT MAC: HMAC-SHA256 truncated to 128 bits (Castro–Liskov used 10 bytes of UMAC). */
@@ -22,8 +33,66 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
 const authError = (message: string, details: Record<string, unknown>) =>
   new NovacronError(PbftErrorCode.AUTH_INVALID, message, { details });
 
+const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex');
+/** The Ed25519 group order L, little-endian. */
+const ORDER_L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
+
+/** Whether the scalar S (second half of a signature) is below L, as RFC 8032 requires. */
+function canonicalS(signature: Uint8Array): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const a = signature[32 + i]!;
+    const b = ORDER_L[i]!;
+    if (a !== b) return a < b;
+  }
+  return false;
+}
+
+const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex');
+
+/** What a public key gives, computed once per key (public data only). */
+interface PublicKeyInfo {
+  /** The Ed25519 key for node:crypto verification. */
+  readonly verifier: KeyObject;
+  /** Its X25519 (Montgomery) image for node:crypto ECDH. */
+  readonly exchange: KeyObject;
+}
+
+const publicInfo = new Map<string, PublicKeyInfo | null>();
+
+/**
+ * Screens an Ed25519 public key (noble: canonical encoding, not of small
+ * order) and prepares its node:crypto forms; `null` for an unusable key.
+ */
+function publicKeyInfo(publicKey: Uint8Array): PublicKeyInfo | null {
+  const hex = Buffer.from(publicKey).toString('hex');
+  let info = publicInfo.get(hex);
+  if (info !== undefined) return info;
+  try {
+    const point = ed25519.Point.fromBytes(publicKey);
+    info = point.isSmallOrder()
+      ? null
+      : {
+          verifier: createPublicKey({ key: Buffer.concat([SPKI_ED25519, publicKey]), format: 'der', type: 'spki' }),
+          exchange: createPublicKey({
+            key: Buffer.concat([SPKI_X25519, ed25519.utils.toMontgomery(publicKey)]),
+            format: 'der',
+            type: 'spki',
+          }),
+        };
+  } catch {
+    info = null;
+  }
+  publicInfo.set(hex, info);
+  if (publicInfo.size > MAX_CLIENT_KEYS) publicInfo.delete(publicInfo.keys().next().value!);
+  return info;
+}
+
 interface PeerKeys {
   readonly publicKey: Uint8Array;
+  /** The key as node:crypto wants it, for fast verification. */
+  readonly verifier: KeyObject;
   /** Key for MACs this node sends to the peer. */
   readonly out: Uint8Array;
   /** Key for MACs the peer sends to this node. */
@@ -41,15 +110,20 @@ interface PeerKeys {
  * HKDF-SHA256 (salt `novacron/acp/pbft/v1`, info `mac|a|b`) into one key
  * per direction. A MAC is HMAC-SHA256 truncated to {@link PBFT_MAC_BYTES}.
  *
- * Ed25519 signatures (through core's {@link NodeIdentity}) are used only
- * for checkpoint, view-change and new-view messages, which third parties
- * must be able to check.
+ * Ed25519 signatures are used only for checkpoint, view-change and
+ * new-view messages, which third parties must be able to check. They are
+ * made and checked with node:crypto (OpenSSL, about 20x faster than the
+ * pure-JS path): the signature bytes are the same as core's
+ * `NodeIdentity.sign` (Ed25519 is deterministic), and verification keeps
+ * core's strict rule by screening each key once (canonical, not of small
+ * order) and requiring a canonical S.
  */
 export class PbftKeyring {
   /** This participant's node id. */
   readonly id: string;
   readonly #identity: NodeIdentity;
-  readonly #xSecret: Uint8Array;
+  readonly #signer: KeyObject;
+  readonly #xSecret: KeyObject;
   readonly #peers = new Map<string, PeerKeys>();
   readonly #clients = new Map<string, PeerKeys>();
   readonly #verdicts = new Map<string, boolean>();
@@ -64,8 +138,17 @@ export class PbftKeyring {
   constructor(identity: NodeIdentity, replicas: readonly { readonly id: string; readonly publicKey: Uint8Array }[]) {
     this.id = identity.nodeId;
     this.#identity = identity;
-    this.#xSecret = ed25519.utils.toMontgomerySecret(identity.exportSecretKey());
+    this.#xSecret = createPrivateKey({
+      key: Buffer.concat([PKCS8_X25519, ed25519.utils.toMontgomerySecret(identity.exportSecretKey())]),
+      format: 'der',
+      type: 'pkcs8',
+    });
     this.#replicaIds = new Set(replicas.map((r) => r.id));
+    this.#signer = createPrivateKey({
+      key: Buffer.concat([PKCS8_ED25519, identity.exportSecretKey()]),
+      format: 'der',
+      type: 'pkcs8',
+    });
     // This node's own pair too: requests it issues carry a MAC for itself,
     // so it can check them when another primary orders them.
     for (const r of [...replicas, { id: this.id, publicKey: identity.publicKey }]) {
@@ -83,15 +166,23 @@ export class PbftKeyring {
   #derive(id: string, publicKey: Uint8Array): PeerKeys | undefined {
     if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return undefined;
     if (nodeIdFromPublicKey(publicKey) !== id) return undefined;
+    const info = publicKeyInfo(publicKey);
+    if (!info) return undefined;
     let shared: Uint8Array;
     try {
-      shared = x25519.getSharedSecret(this.#xSecret, ed25519.utils.toMontgomery(publicKey));
+      shared = diffieHellman({ privateKey: this.#xSecret, publicKey: info.exchange });
     } catch {
-      return undefined; // small-order point: all-zero secret
+      return undefined;
     }
+    if (shared.every((b) => b === 0)) return undefined;
     const key = (from: string, to: string) =>
       new Uint8Array(hkdfSync('sha256', shared, HKDF_SALT, `mac|${from}|${to}`, 32));
-    return { publicKey: Uint8Array.from(publicKey), out: key(this.id, id), in: key(id, this.id) };
+    return {
+      publicKey: Uint8Array.from(publicKey),
+      verifier: info.verifier,
+      out: key(this.id, id),
+      in: key(id, this.id),
+    };
   }
 
   /** Keys for a replica, or a client that presented `publicKey` (cached, LRU-bounded). */
@@ -166,7 +257,7 @@ export class PbftKeyring {
 
   /** Ed25519 signature of `bytes` by this node. */
   sign(bytes: Uint8Array): Uint8Array {
-    return this.#identity.sign(bytes);
+    return new Uint8Array(nodeSign(null, bytes, this.#signer));
   }
 
   /**
@@ -176,12 +267,12 @@ export class PbftKeyring {
    * @throws `ACP_PBFT_AUTH_INVALID` for an unknown signer or a bad signature.
    */
   verifySignature(from: string, bytes: Uint8Array, signature: Uint8Array): void {
-    const pk = this.publicKeyOf(from);
-    if (!pk || !this.isReplica(from)) throw authError(`pbft: unknown signer ${from}`, { from });
+    const keys = this.#peers.get(from);
+    if (!keys || !this.isReplica(from)) throw authError(`pbft: unknown signer ${from}`, { from });
     const key = `${from}|${Buffer.from(signature).toString('base64')}|${Buffer.from(sha256(bytes)).toString('base64')}`;
     let ok = this.#verdicts.get(key);
     if (ok === undefined) {
-      ok = signature.length === 64 && verifySignature(pk, bytes, signature);
+      ok = signature.length === 64 && canonicalS(signature) && nodeVerify(null, bytes, keys.verifier, signature);
       this.#verdicts.set(key, ok);
       if (this.#verdicts.size > MAX_VERDICTS) this.#verdicts.delete(this.#verdicts.keys().next().value!);
     }

@@ -128,7 +128,7 @@ export async function runPbftSimulation(world: SimWorld, o: PbftSimOptions): Pro
       watermarkWindow: L,
       maxBatch: 4,
       viewChangeTicks: 20,
-      statusTicks: 4,
+      statusTicks: 8,
       proposeTimeoutMs: 2_000,
     });
     if (!byzantine.has(name)) {
