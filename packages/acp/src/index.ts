@@ -28,3 +28,5 @@ export * from './pbft/records.js';
 export * from './pbft/core.js';
 export * from './pbft/pbft-group.js';
 export * from './pbft/pbft-client.js';
+export * from './selector/select-protocol.js';
+export * from './selector/switching-group.js';

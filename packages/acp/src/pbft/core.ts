@@ -358,7 +358,7 @@ export class PbftCore {
       // Castro–Liskov: the timer for giving up on a view runs only once 2f+1 replicas asked for it,
       // so a replica cut off alone does not run ahead through views the others never reach.
       let asking = 0;
-      for (const x of this.#vcs.values()) if (x.v === this.#view) asking++;
+      for (const x of this.#vcs.values()) if (x.v >= this.#view) asking++;
       if (asking >= 2 * this.f + 1 && ++this.#vcTicks >= this.#vcTimeout) this.#startViewChange(this.#view + 1);
     } else if (this.#pending.size > 0 && this.primary !== this.id) {
       this.#idle++;
@@ -837,10 +837,14 @@ export class PbftCore {
   }
 
   #makeViewChange(v: number): ViewChangePayload {
-    const h = this.#stable.n;
+    // While fetching a certified checkpoint, that checkpoint (with its proof) is our low watermark.
+    const t = this.#transfer;
+    const h = t && t.n > this.#stable.n ? t.n : this.#stable.n;
+    const proof = t && t.n > this.#stable.n ? t.proof : this.#stable.proof;
+    const L = this.#o.watermarkWindow;
     const entries = (m: Map<number, readonly [Uint8Array, number]>): SeqEntry[] =>
       [...m]
-        .filter(([n]) => n > h)
+        .filter(([n, [, w]]) => n > h && n <= h + L && w < v)
         .sort((a, b) => a[0] - b[0])
         .map(([n, [d, w]]) => [n, d, w] as const);
     const Q = entries(this.#Q);
@@ -849,7 +853,7 @@ export class PbftCore {
       const s = this.#slots.get(n);
       if (s?.batch && s.d && sameBytes(s.d, d) && !sameBytes(d, NULL_DIGEST)) B.set(hexOf(d), [d, s.batch]);
     }
-    return { k: 'vc', v, h, C: this.#stable.proof, P: entries(this.#P), Q, B: [...B.values()], i: this.id };
+    return { k: 'vc', v, h, C: proof, P: entries(this.#P), Q, B: [...B.values()], i: this.id };
   }
 
   /** Checks a view change's proofs and digests and summarises it. */
