@@ -91,7 +91,8 @@ interface Slot {
   raw: Uint8Array | undefined;
   prepares: Map<string, string>;
   /** Latest commit per sender: view and digest hex. */
-  commits: Map<string, { v: number; d: string }>;
+  /** Each sender's commits in its two latest views (a certificate needs 2f+1 in one view). */
+  commits: Map<string, { v: number; d: string }[]>;
   prepared: boolean;
   committed: boolean;
   /** What committed: digest and batch (set with `committed`). */
@@ -133,6 +134,17 @@ const DEFAULTS = {
 
 const TS_BLOCK = 1024;
 const RETRANSMIT_SLOTS = 32;
+
+/** Records `from`'s commit for view `v` (kept: its two latest views). */
+function addCommit(s: Slot, from: string, v: number, d: string): void {
+  // The latest message per view wins (as a single entry did before): a sender's bogus commit
+  // must not shadow the valid one that follows it.
+  const list = (s.commits.get(from) ?? []).filter((c) => c.v !== v);
+  list.push({ v, d });
+  list.sort((a, b) => a.v - b.v);
+  if (list.length > 2) list.shift();
+  s.commits.set(from, list);
+}
 
 /** Digest of a batch: SHA-256 over the SHA-256 of each request (the null digest for none). */
 export function batchDigest(batch: readonly BatchItem[]): Uint8Array {
@@ -588,9 +600,7 @@ export class PbftCore {
     // Commits count in any view: 2f+1 for one (view, digest) certify it, even to a replica elsewhere in a view change.
     if (!this.#inWindow(p.n)) return;
     const s = this.#slot(p.n);
-    const prev = s.commits.get(p.i);
-    if (prev && prev.v > p.v) return;
-    s.commits.set(p.i, { v: p.v, d: hexOf(p.d) });
+    addCommit(s, p.i, p.v, hexOf(p.d));
     this.#checkCommitted(p.n);
   }
 
@@ -605,7 +615,7 @@ export class PbftCore {
     this.#P.set(n, [s.d, s.v]);
     this.#records.push({ t: 'prep', v: s.v, n, d: s.d });
     this.#vote('c', n, s.d);
-    s.commits.set(this.id, { v: s.v, d: dh });
+    addCommit(s, this.id, s.v, dh);
     this.#checkCommitted(n);
   }
 
@@ -614,11 +624,13 @@ export class PbftCore {
     if (!s || s.committed) return;
     const groups = new Map<string, number>();
     let cert: { v: number; d: string } | undefined;
-    for (const c of s.commits.values()) {
-      const key = `${c.v}:${c.d}`;
-      const votes = (groups.get(key) ?? 0) + 1;
-      groups.set(key, votes);
-      if (votes >= 2 * this.f + 1) cert = c;
+    for (const list of s.commits.values()) {
+      for (const c of list) {
+        const key = `${c.v}:${c.d}`;
+        const votes = (groups.get(key) ?? 0) + 1;
+        groups.set(key, votes);
+        if (votes >= 2 * this.f + 1) cert = c;
+      }
     }
     if (!cert) return;
     const batch =
@@ -1012,8 +1024,9 @@ export class PbftCore {
       if (sameView && s.v === this.#view && s.d && this.primary !== this.id && s.prepares.has(this.id)) {
         this.#vote('p', n, s.d, to);
       }
-      const mine = s.commits.get(this.id);
-      if (mine) this.#vote('c', n, Uint8Array.from(Buffer.from(mine.d, 'hex')), to, mine.v);
+      for (const mine of s.commits.get(this.id) ?? []) {
+        this.#vote('c', n, Uint8Array.from(Buffer.from(mine.d, 'hex')), to, mine.v);
+      }
     }
     for (const n of this.#ownCkpts.keys()) {
       if (n > p.h && n > this.#stable.n) {
@@ -1121,7 +1134,7 @@ export class PbftCore {
     for (const s of this.#slots.values()) {
       if (s.v === this.#view && s.d) {
         if (this.primaryOf(s.v) !== this.id) s.prepares.set(this.id, hexOf(s.d));
-        if (s.prepared) s.commits.set(this.id, { v: s.v, d: hexOf(s.d) });
+        if (s.prepared) addCommit(s, this.id, s.v, hexOf(s.d));
       }
     }
     let last = this.#stable.n;

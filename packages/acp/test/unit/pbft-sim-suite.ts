@@ -12,7 +12,7 @@ import { runPbftSimulation } from './pbft-sim-harness.js';
 export function pbftSimSuite(label: string, seeds: readonly number[], durationMs = 800): void {
   simTest(
     `pbft stays safe, live and linearizable with f Byzantine replicas, crashes and partitions (${label})`,
-    { seeds: [...seeds], timeout: 600_000 },
+    { seeds: [...seeds], timeout: seeds.length > 1_000 ? 12 * 3600_000 : 600_000 },
     async (world) => {
       const shape = world.rng.fork('shape');
       const replicas = shape.chance(0.1) ? 7 : 4;
