@@ -14,7 +14,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeKvCommand, KvStateMachine, PbftClient, PbftGroup, type PbftReplicaInfo } from '@novacron/acp';
@@ -224,24 +224,28 @@ async function main(): Promise<void> {
   const seconds = Number(process.env.PBFT_BENCH_SECONDS ?? 5);
   const results: Measured[] = [];
   results.push(await measure('unbatched', 1, 16, seconds));
-  results.push(await measure('batched', 256, 256, seconds));
-  console.log('\nPBFT, 4 replica processes on loopback (amst TCP, FileDurableLog with fsync), one outside client');
-  console.log('config      batch  in-flight  requests   req/s     p50 ms   p99 ms');
+  for (const inFlight of [32, 128, 512]) results.push(await measure(`batched-${inFlight}`, 256, inFlight, seconds));
+  const log = process.env.PBFT_BENCH_LOG === 'memory' ? 'MemoryDurableLog' : 'FileDurableLog with fsync';
+  const machine = { cpus: cpus().length, loadavg: loadavg().map((x) => Number(x.toFixed(2))) };
+  console.log(`\nPBFT, 4 replica processes on loopback (amst TCP, ${log}), one outside client`);
+  console.log(`machine: ${machine.cpus} CPUs, load average ${machine.loadavg.join(' / ')} (1/5/15 min) at the end`);
+  console.log('config       batch  in-flight  requests   req/s     p50 ms   p99 ms');
   for (const r of results) {
     console.log(
-      `${r.config.padEnd(11)} ${String(r.maxBatch).padStart(5)}  ${String(r.inFlight).padStart(9)}  ${String(r.requests).padStart(8)}  ${r.throughput.toFixed(0).padStart(7)}  ${r.p50Ms.toFixed(1).padStart(7)}  ${r.p99Ms.toFixed(1).padStart(7)}`,
+      `${r.config.padEnd(12)} ${String(r.maxBatch).padStart(5)}  ${String(r.inFlight).padStart(9)}  ${String(r.requests).padStart(8)}  ${r.throughput.toFixed(0).padStart(7)}  ${r.p50Ms.toFixed(1).padStart(7)}  ${r.p99Ms.toFixed(1).padStart(7)}`,
     );
   }
-  const batched = results.find((r) => r.config === 'batched')!;
+  const batchedRuns = results.filter((r) => r.config.startsWith('batched'));
+  const batched = batchedRuns.reduce((a, b) => (b.throughput > a.throughput ? b : a));
   const unbatched = results.find((r) => r.config === 'unbatched')!;
-  const target = batched.throughput >= 3_000 && batched.p99Ms <= 50;
+  const target = batchedRuns.some((r) => r.throughput >= 3_000 && r.p99Ms <= 50);
   console.log(
-    `batched / unbatched throughput: ${(batched.throughput / unbatched.throughput).toFixed(2)}x; target (≥ 3,000 req/s at p99 ≤ 50 ms): ${target ? 'met' : 'NOT met'}`,
+    `best batched / unbatched throughput: ${(batched.throughput / unbatched.throughput).toFixed(2)}x; target (≥ 3,000 req/s at p99 ≤ 50 ms): ${target ? 'met' : 'NOT met'}`,
   );
   mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
   writeFileSync(
     new URL('../results/pbft.json', import.meta.url),
-    `${JSON.stringify({ bench: 'pbft', date: new Date().toISOString(), results, target: { met: target } }, null, 2)}\n`,
+    `${JSON.stringify({ bench: 'pbft', date: new Date().toISOString(), log, machine, results, target: { met: target } }, null, 2)}\n`,
   );
 }
 
