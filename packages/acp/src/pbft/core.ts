@@ -212,6 +212,8 @@ export class PbftCore {
   #vcTicks = 0;
   #vcTimeout: number;
   #peerSeen = new Map<string, number>();
+  /** Authenticated, decoded requests by digest hex (bounded), so batches need not decode or verify them again. */
+  #requests = new Map<string, RequestPayload>();
 
   #records: PbftRecord[] = [];
   #sends: PbftSend[] = [];
@@ -459,10 +461,16 @@ export class PbftCore {
     let perClient = 0;
     for (const q of this.#pending.values()) if (q.c === p.c && ++perClient >= this.#o.clientWindow) return;
     this.#pending.set(key, { c: p.c, t: p.t, bytes, auth, since: this.#ticks });
+    this.#rememberRequest(bytes, p);
     if (this.primary === this.id && !this.#inChange && !this.#assigned.has(key)) {
       this.#queue.push(key);
       this.#propose();
     }
+  }
+
+  #rememberRequest(bytes: Uint8Array, p: RequestPayload): void {
+    this.#requests.set(hexOf(sha256(bytes)), p);
+    if (this.#requests.size > 2 * this.#o.maxPending) this.#requests.delete(this.#requests.keys().next().value!);
   }
 
   #forwardPending(): void {
@@ -565,7 +573,9 @@ export class PbftCore {
 
   #onPrePrepare(p: PrePreparePayload, raw: Uint8Array): void {
     if (!this.#inWindow(p.n)) return;
-    if (!sameBytes(batchDigest(p.b), p.d)) throw violation('pre-prepare digest does not match its batch', { n: p.n });
+    const digests = p.b.map(([req]) => sha256(req));
+    const d = p.b.length === 0 ? NULL_DIGEST : sha256(...digests);
+    if (!sameBytes(d, p.d)) throw violation('pre-prepare digest does not match its batch', { n: p.n });
     const existing = this.#slots.get(p.n);
     if (existing && !existing.committed) {
       // Any batch whose digest matches may complete a commit certificate (2f+1 commits bind the digest).
@@ -574,7 +584,10 @@ export class PbftCore {
     }
     if (p.v !== this.#view || this.#inChange || p.i !== this.primary || !this.#inWindow(p.n)) return;
     if (existing?.d !== undefined && existing.v === p.v) return; // first pre-prepare wins; an equivocation is ignored
-    for (const [req, auth] of p.b) this.#wire.openRequest(req, auth); // throws on a bad request MAC
+    // Requests already authenticated when the client sent them to us are not checked again.
+    p.b.forEach(([req, auth], k) => {
+      if (!this.#requests.has(hexOf(digests[k]!))) this.#rememberRequest(req, this.#wire.openRequest(req, auth));
+    });
     const s = this.#slot(p.n);
     Object.assign(s, { v: p.v, d: p.d, batch: p.b, raw });
     this.#Q.set(p.n, [p.d, p.v]);
@@ -654,7 +667,9 @@ export class PbftCore {
       const s = this.#slots.get(n);
       if (!s?.committed || !s.cb) return;
       for (const [bytes] of s.cb) {
-        const req = PbftWire.decodePayload(bytes) as RequestPayload;
+        const h = hexOf(sha256(bytes));
+        const req = this.#requests.get(h) ?? (PbftWire.decodePayload(bytes) as RequestPayload);
+        this.#requests.delete(h);
         const key = `${req.c}|${req.t}`;
         this.#pending.delete(key);
         this.#assigned.delete(key);
