@@ -19,6 +19,7 @@ const BENCHES = [
   'pba.ts',
   'itp.ts',
   'itp-batch.ts',
+  'pbft.ts',
   'qemu-migration.ts',
   'raft.ts',
 ];

@@ -23,3 +23,24 @@ export const AcpErrorCode = {
 
 /** Union of every code in {@link AcpErrorCode}. */
 export type AcpErrorCode = (typeof AcpErrorCode)[keyof typeof AcpErrorCode];
+
+// #7 pbft
+/**
+ * Stable error codes raised by `@novacron/acp`'s PBFT and consensus mode
+ * selector (thrown as core's `NovacronError`).
+ */
+export const PbftErrorCode = {
+  /** A PBFT group's configuration is invalid (fewer than 4 replicas, duplicate ids, ids not derived from keys, bad timing). */
+  CONFIG_INVALID: 'ACP_PBFT_CONFIG_INVALID',
+  /** A PBFT message's MAC or signature does not verify, or it names an unknown or wrong sender. */
+  AUTH_INVALID: 'ACP_PBFT_AUTH_INVALID',
+  /** A PBFT message is authentic but violates the protocol (a proof with too few or conflicting members, a bad digest). */
+  PROTOCOL_VIOLATION: 'ACP_PBFT_PROTOCOL_VIOLATION',
+  /** A state snapshot received by state transfer does not match its stable checkpoint's digest. */
+  STATE_MISMATCH: 'ACP_PBFT_STATE_MISMATCH',
+  /** The consensus mode selector was asked for something its trust configuration does not allow. */
+  SELECTOR_INVALID: 'ACP_SELECTOR_INVALID',
+} as const;
+
+/** Union of every code in {@link PbftErrorCode}. */
+export type PbftErrorCode = (typeof PbftErrorCode)[keyof typeof PbftErrorCode];

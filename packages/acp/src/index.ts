@@ -18,3 +18,15 @@ export * from './raft/snapshot-store.js';
 export * from './raft/raft-group.js';
 export * from './kv/kv-state-machine.js';
 export * from './kv/replicated-kv.js';
+
+// #7 pbft
+export * from './pbft/keyring.js';
+export * from './pbft/messages.js';
+export * from './pbft/wire.js';
+export * from './pbft/new-view.js';
+export * from './pbft/records.js';
+export * from './pbft/core.js';
+export * from './pbft/pbft-group.js';
+export * from './pbft/pbft-client.js';
+export * from './selector/select-protocol.js';
+export * from './selector/switching-group.js';

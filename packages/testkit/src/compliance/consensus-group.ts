@@ -49,6 +49,12 @@ export interface ConsensusGroupFixture {
   run<T>(p: Promise<T>, limitMs?: number): Promise<T>;
   /** Resolves after `ms` of the group's time (a simulated clock's `sleep` under `run`). */
   wait(ms: number): Promise<void>;
+  /**
+   * Every member takes proposals (PBFT: a replica orders its requests
+   * through the primary itself, so no member answers `CORE_NOT_LEADER`).
+   * The suite then checks that a non-leader's proposal commits everywhere.
+   */
+  readonly anyMemberProposes?: boolean;
 }
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -145,9 +151,15 @@ export function consensusGroupCompliance(name: string, fixtures: ComplianceFixtu
       for (const s of streams) expect(s).toBe(streams[0]);
     });
 
-    it('a non-leader refuses proposals with CORE_NOT_LEADER naming the leader', async () => {
+    it('a non-leader refuses proposals with CORE_NOT_LEADER naming the leader (or, when every member proposes, commits them)', async () => {
       const i = await leader();
       const j = (i + 1) % f.members.length;
+      if (f.anyMemberProposes) {
+        const r = await f.run(f.members[j]!.propose(bytes('via-backup')));
+        await settleAll(r.index);
+        for (const mc of f.machines) expect(mc.items.map(text)).toContain('via-backup');
+        return;
+      }
       const err = await f.members[j]!.propose(bytes('nope')).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: CoreErrorCode.NOT_LEADER });
       expect((err as { details: { leader: unknown } }).details.leader).toBe(f.members[i]!.status().id);
