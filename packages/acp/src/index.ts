@@ -18,3 +18,13 @@ export * from './raft/snapshot-store.js';
 export * from './raft/raft-group.js';
 export * from './kv/kv-state-machine.js';
 export * from './kv/replicated-kv.js';
+
+// #7 gossip
+export * from './gossip/config.js';
+export * from './gossip/awareness.js';
+export * from './gossip/suspicion.js';
+export * from './gossip/messages.js';
+export * from './gossip/wire.js';
+export * from './gossip/broadcast-queue.js';
+export * from './gossip/swim-core.js';
+export * from './gossip/gossip-membership.js';
