@@ -20,6 +20,7 @@ const BENCHES = [
   'itp.ts',
   'itp-batch.ts',
   'qemu-migration.ts',
+  'gossip.ts',
 ];
 
 const filters = process.argv.slice(2);
