@@ -1,4 +1,5 @@
 import { SimWorld } from '@novacron/testkit';
+import type { GossipConfig } from '../../src/index.js';
 import { type ClusterOptions, percentile, startCluster } from './gossip-sim-harness.js';
 
 /** Prints what a failing or interesting run needs to be replayed. */
@@ -10,10 +11,11 @@ function note(label: string, seed: number | string): void {
 export async function crashDetection(
   seed: number | string,
   n: number,
+  config?: Partial<GossipConfig>,
 ): Promise<{ fromCrash: number; fromFirstSuspicion: number; falseDead: number }> {
   note(`crash n=${n}`, seed);
   const world = new SimWorld({ seed });
-  const { members } = await startCluster(world, { n });
+  const { members } = await startCluster(world, config ? { n, config } : { n });
   await world.runFor(world.rng.int(1000, 10_000));
   const victim = members[world.rng.int(0, n - 1)]!;
   const before = members.map((m) => m.events.length);
@@ -36,12 +38,12 @@ export async function crashDetection(
 }
 
 /** Detection over `seeds` seeds, N cycling through 3..10. */
-export async function crashDetectionSweep(seeds: number, first = 1) {
+export async function crashDetectionSweep(seeds: number, first = 1, config?: Partial<GossipConfig>) {
   const fromCrash: number[] = [];
   const fromSuspicion: number[] = [];
   let falseDead = 0;
   for (let s = first; s < first + seeds; s++) {
-    const r = await crashDetection(s, 3 + (s % 8));
+    const r = await crashDetection(s, 3 + (s % 8), config);
     fromCrash.push(r.fromCrash);
     fromSuspicion.push(r.fromFirstSuspicion);
     falseDead += r.falseDead;
