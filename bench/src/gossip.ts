@@ -8,7 +8,7 @@
  * outside SWIM implementation, e.g. Go memberlist, is available on this
  * machine to compare with). Writes results/gossip.json.
  *
- * Run: `npx tsx bench/src/gossip.ts [repetitions]` (default 5; about 15 s each).
+ * Run: `npx tsx bench/src/gossip.ts [repetitions]` (default 5; about 15 s each on a quiet machine).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -82,8 +82,10 @@ async function waitFor(pred: () => boolean, limitMs: number, what: string): Prom
 /** One repetition: ms from the kill until each survivor marks the victim dead. */
 async function repetition(rep: number): Promise<number[]> {
   const seed = await spawnMember('n0', undefined);
-  const children = [seed];
-  for (let i = 1; i < N; i++) children.push(await spawnMember(`n${i}`, seed.address));
+  const children = [
+    seed,
+    ...(await Promise.all(Array.from({ length: N - 1 }, (_, i) => spawnMember(`n${i + 1}`, seed.address)))),
+  ];
   try {
     await waitFor(() => children.every((c) => c.alive === N), 30_000, 'convergence');
     await new Promise((r) => setTimeout(r, 1000 + Math.random() * 2000));

@@ -93,9 +93,13 @@ export class GossipMembership implements Startable {
   readonly #memberListeners = new Set<MemberListener>();
   readonly #eventListeners = new Set<UserEventListener>();
   readonly #joinWaiters = new Set<(seed: string) => void>();
+  readonly #stopWaiters = new Set<() => void>();
   readonly #core: SwimCore;
   readonly #counters = { sent: 0, received: 0, malformed: 0 };
   readonly #eventsCounter;
+  readonly #healthGauge;
+  readonly #membersGauge;
+  readonly #malformedCounter;
   #timer: Timer | undefined;
   #timerAt: number | undefined;
   #unhandle: (() => void) | undefined;
@@ -144,6 +148,20 @@ export class GossipMembership implements Startable {
       name: 'novacron_acp_gossip_member_events_total',
       help: 'Membership changes seen by this gossip member, by kind.',
       labelNames: ['kind'],
+    });
+    const metrics = init.metrics ?? noopMetrics();
+    this.#healthGauge = metrics.gauge({
+      name: 'novacron_acp_gossip_local_health',
+      help: "Lifeguard's local health score of this gossip member (0 is healthy).",
+    });
+    this.#membersGauge = metrics.gauge({
+      name: 'novacron_acp_gossip_members',
+      help: 'Members this gossip member knows, by status.',
+      labelNames: ['status'],
+    });
+    this.#malformedCounter = metrics.counter({
+      name: 'novacron_acp_gossip_malformed_total',
+      help: 'Gossip datagrams dropped because they did not decode.',
     });
   }
 
@@ -197,7 +215,7 @@ export class GossipMembership implements Startable {
   /**
    * Membership changes as an async stream, ending when `signal` aborts or the
    * member stops. At most `buffer` (default 1024) unread events are kept; the
-   * oldest are dropped beyond that (`dropped` counts them).
+   * oldest are dropped beyond that.
    */
   async *memberEvents(options: { signal?: AbortSignal; buffer?: number } = {}): AsyncGenerator<MemberEvent> {
     const limit = options.buffer ?? 1024;
@@ -227,8 +245,6 @@ export class GossipMembership implements Startable {
       options.signal?.removeEventListener('abort', onAbort);
     }
   }
-
-  readonly #stopWaiters = new Set<() => void>();
 
   /** Starts probing and gossip, and contacts the seeds (without waiting for them: see {@link GossipMembership.join}). */
   start(): void {
@@ -367,6 +383,7 @@ export class GossipMembership implements Startable {
       message = this.#codec.decode(data);
     } catch (err) {
       this.#counters.malformed++;
+      this.#malformedCounter.inc(1);
       this.#init.logger?.debug('gossip: dropped a malformed datagram', { from, error: String(err) });
       return;
     }
@@ -404,6 +421,12 @@ export class GossipMembership implements Startable {
       this.#eventsCounter.inc(1, { kind: e.kind });
       for (const l of this.#memberListeners) this.#safely(() => l(e));
     }
+    if (out.events.length > 0 && this.#init.metrics) {
+      const counts = { alive: 0, suspect: 0, dead: 0, left: 0 };
+      for (const m of this.#core.members()) counts[m.status]++;
+      for (const [status, n] of Object.entries(counts)) this.#membersGauge.set(n, { status });
+    }
+    this.#healthGauge.set(this.#core.localHealth);
     for (const e of out.userEvents) for (const l of this.#eventListeners) this.#safely(() => l(e));
     for (const seed of out.joined) for (const w of [...this.#joinWaiters]) w(seed);
     if (this.#state !== 'started') return;

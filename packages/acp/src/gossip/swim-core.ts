@@ -333,7 +333,8 @@ export class SwimCore {
     for (const g of m.gossip) this.#applyItem(g);
     switch (m.kind) {
       case 'ping':
-        if (m.target !== this.id || this.#leaving) return;
+        // Answered while leaving too: silence before the leave notice lands would look like a failure.
+        if (m.target !== this.id) return;
         this.#send(from, { kind: 'ack', seq: m.seq, gossip: [] });
         return;
       case 'ping-req':

@@ -1,4 +1,4 @@
-import { seededRng } from '@novacron/core';
+import { MemoryMetrics, seededRng } from '@novacron/core';
 import { SimNetwork, SimWorld } from '@novacron/testkit';
 import { expectNovacronError, expectNovacronRejection, simTest } from '@novacron/testkit/vitest';
 import { describe, expect, it } from 'vitest';
@@ -199,6 +199,35 @@ describe('GossipMembership', () => {
     await world.runFor(2000);
     expect(members[0]!.gossip.stats().malformed).toBeGreaterThanOrEqual(190);
     expect(members.every((m) => m.gossip.liveMembers().length === 3)).toBe(true);
+  });
+
+  simTest('reports members, local health and malformed datagrams as metrics', { seeds: 1 }, async (world) => {
+    const net = new SimNetwork(world, { defaults: LAN_LINK });
+    const metrics = new MemoryMetrics();
+    const members = ['a', 'b', 'c'].map((id) => {
+      const node = world.addNode(id);
+      return new GossipMembership({
+        network: net.endpoint(id),
+        clock: node.clock,
+        rng: node.rng,
+        ...(id === 'a' ? { metrics } : { seeds: ['a'] }),
+      });
+    });
+    for (const m of members) m.start();
+    await world.runFor(3000);
+    net.endpoint('b').send('a', GOSSIP_CHANNEL, new Uint8Array([0xc1]));
+    world.crash('c');
+    await world.runUntil(() => members[0]!.member('c')?.status === 'dead', 60_000);
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      metrics
+        .snapshot()
+        .find((f) => f.name === name)
+        ?.series.find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    expect(value('novacron_acp_gossip_members', { status: 'alive' })).toBe(2);
+    expect(value('novacron_acp_gossip_members', { status: 'dead' })).toBe(1);
+    expect(value('novacron_acp_gossip_member_events_total', { kind: 'dead' })).toBe(1);
+    expect(value('novacron_acp_gossip_malformed_total')).toBe(1);
+    expect(value('novacron_acp_gossip_local_health')).toBeGreaterThanOrEqual(0);
   });
 
   simTest('membership changes are available as an async stream', { seeds: 1 }, async (world) => {
