@@ -557,6 +557,12 @@ export class SwimCore {
   }
 
   #mergePushPull(from: string, m: Extract<SwimMessage, { kind: 'push-pull' }>): void {
+    // The sender's own entry tells where to answer: a member restarted on a new port is still
+    // dead here at its old address until it refutes, which it can only do once our reply reaches it.
+    const own = m.members.find((s) => s.id === from);
+    if (own && own.address !== '' && own.address !== this.#members.get(from)?.address) {
+      this.#out.addresses.push([from, own.address]);
+    }
     if (!m.reply) this.#sendPushPull(from, false, true);
     else if (this.#joinSeeds.has(from)) {
       this.#joinSeeds.clear();
@@ -729,6 +735,8 @@ export class SwimCore {
 
   /** Answers an accusation against ourselves by outbidding its incarnation. */
   #refute(accused: number): void {
+    // An accusation at the top of the range cannot be outbid within safe integers; only a hostile peer sends one.
+    if (accused >= Number.MAX_SAFE_INTEGER - 1) return;
     this.#self.incarnation = Math.max(this.#self.incarnation, accused) + 1;
     this.stats.refutations++;
     // Lifeguard: being accused suggests we are the slow one.
@@ -739,6 +747,8 @@ export class SwimCore {
   // ---- user events (Serf-style, Lamport-ordered) ---------------------------
 
   #witness(ltime: number): void {
+    // Far-future times are refused: one hostile message must not push everyone's clock out of range.
+    if (ltime > this.#ltime + 2 ** 32) return;
     if (ltime >= this.#ltime && ltime < Number.MAX_SAFE_INTEGER) this.#ltime = ltime + 1;
   }
 

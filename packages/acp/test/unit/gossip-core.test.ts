@@ -241,6 +241,57 @@ describe('SwimCore state machine', () => {
     expect(again.members.map((m) => m.id).sort()).toEqual(['me', 'peer', 'x', 'z']);
   });
 
+  it('answers a restarted member at the address it now claims, so it can learn it was dead and refute', () => {
+    const c = core();
+    c.receive('x', gossip(alive('x', 5, 'old:1'), { kind: 'dead', id: 'x', incarnation: 5, from: 'y' }), 1);
+    c.takeOutput();
+    const snap = (id: string, address: string, incarnation: number) => ({
+      id,
+      address,
+      incarnation,
+      status: 'alive' as const,
+      meta: new Uint8Array(0),
+    });
+    c.receive(
+      'x',
+      {
+        kind: 'push-pull',
+        join: true,
+        reply: false,
+        members: [snap('x', 'new:2', 0)],
+        events: [],
+        ltime: 0,
+        gossip: [],
+      },
+      2,
+    );
+    const out = c.takeOutput();
+    expect(out.addresses).toEqual([['x', 'new:2']]);
+    const reply = out.messages.find((m) => m.message.kind === 'push-pull')!;
+    expect(reply.to).toBe('x');
+    expect(
+      (reply.message as Extract<SwimMessage, { kind: 'push-pull' }>).members.find((m) => m.id === 'x'),
+    ).toMatchObject({
+      status: 'dead',
+      incarnation: 5,
+    });
+    expect(c.member('x')?.status).toBe('dead'); // until x refutes with incarnation 6
+    c.receive('x', gossip(alive('x', 6, 'new:2')), 3);
+    expect(c.member('x')).toMatchObject({ status: 'alive', address: 'new:2' });
+  });
+
+  it('refuses hostile counters at the top of the range', () => {
+    const c = core();
+    c.receive('x', gossip({ kind: 'suspect', id: 'me', incarnation: Number.MAX_SAFE_INTEGER, from: 'x' }), 1);
+    expect(c.incarnation).toBe(0);
+    c.receive(
+      'x',
+      { kind: 'push-pull', join: false, reply: true, members: [], events: [], ltime: 2 ** 50, gossip: [] },
+      2,
+    );
+    expect(c.eventTime).toBe(0);
+  });
+
   it('delivers each user event once and advances the Lamport clock', () => {
     const c = core();
     const e = { kind: 'event' as const, origin: 'o', ltime: 10, name: 'n', payload: new Uint8Array([1]) };

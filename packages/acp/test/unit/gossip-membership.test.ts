@@ -161,6 +161,47 @@ describe('GossipMembership', () => {
     expect(await missedEvent(2000, 'on')).toBe(true);
   });
 
+  simTest(
+    'WAN and internet profiles detect a crash and spread events on their slower clocks',
+    { seeds: 2 },
+    async (world) => {
+      for (const profile of ['wan', 'internet'] as const) {
+        const net = new SimNetwork(world, { defaults: { latencyMs: 40, jitterMs: 30, loss: 0.01 } });
+        const ids = Array.from({ length: 8 }, (_, i) => `${profile}${i}`);
+        const members = ids.map((id) => {
+          const node = world.addNode(id);
+          return new GossipMembership({
+            network: net.endpoint(id),
+            clock: node.clock,
+            rng: node.rng,
+            profile,
+            ...(id === ids[0] ? {} : { seeds: [ids[0]!] }),
+          });
+        });
+        for (const m of members) m.start();
+        expect(await world.runUntil(() => members.every((m) => m.liveMembers().length === 8), 120_000)).toBe(true);
+        const got = new Set<string>();
+        for (const m of members) {
+          m.onUserEvent((e) => {
+            if (e.name === profile) got.add(m.id);
+          });
+        }
+        members[3]!.broadcastEvent(profile);
+        expect(await world.runUntil(() => got.size === 8, 60_000)).toBe(true);
+        const crashedAt = world.now();
+        world.crash(ids[5]!);
+        const others = members.filter((m) => m.id !== ids[5]);
+        expect(await world.runUntil(() => others.every((m) => m.member(ids[5]!)?.status === 'dead'), 600_000)).toBe(
+          true,
+        );
+        // Suspicion alone lasts at least suspicionMult x probe interval (6 x 5 s) on these profiles.
+        expect(world.now() - crashedAt).toBeGreaterThanOrEqual(30_000);
+        for (const m of others) expect(m.liveMembers()).toHaveLength(7);
+        for (const m of members) m.stop();
+      }
+    },
+  );
+
   it('rejects bad configuration, seeds and metadata with typed errors', () => {
     const world = new SimWorld({ seed: 1 });
     const net = new SimNetwork(world);
