@@ -6,8 +6,8 @@ import { crashDetectionSweep, spread, stallRun } from './gossip-sim-scenarios.js
 
 describe('gossip in simulation (LAN profile, virtual time)', () => {
   it('detects a crashed member on every member (N = 3..10, Lifeguard on)', async () => {
-    const r = await crashDetectionSweep(160);
-    console.log(`crash detection over 160 seeds: ${JSON.stringify(r)}`);
+    const r = await crashDetectionSweep(120);
+    console.log(`crash detection over 120 seeds: ${JSON.stringify(r)}`);
     expect(r.falseDead).toBe(0);
     // From the first suspicion: Lifeguard's timeout shrinks to its 4 s minimum as members confirm.
     expect(r.fromSuspicion.p99).toBeLessThanOrEqual(6000);
@@ -19,14 +19,14 @@ describe('gossip in simulation (LAN profile, virtual time)', () => {
   }, 120_000);
 
   it('with a 500 ms probe interval, a crash is dead everywhere within 6 s p99 (N = 3..10)', async () => {
-    const r = await crashDetectionSweep(80, 5000, { probeIntervalMs: 500, probeTimeoutMs: 250 });
-    console.log(`crash detection, 500 ms probes, 80 seeds: ${JSON.stringify(r)}`);
+    const r = await crashDetectionSweep(60, 5000, { probeIntervalMs: 500, probeTimeoutMs: 250 });
+    console.log(`crash detection, 500 ms probes, 60 seeds: ${JSON.stringify(r)}`);
     expect(r.falseDead).toBe(0);
     expect(r.fromCrash.p99).toBeLessThanOrEqual(6000);
   }, 120_000);
 
   it('spreads an update to 99% of 100 members within 3.2 s at 1% loss', async () => {
-    for (const seed of [1, 2, 3]) {
+    for (const seed of [1, 2]) {
       const r = await spread(seed);
       console.log(`spread seed=${seed}: ${JSON.stringify(r)}`);
       expect(r.event).toBeLessThanOrEqual(3200);
