@@ -42,8 +42,12 @@ export async function crashDetectionSweep(seeds: number, first = 1, config?: Par
   const fromCrash: number[] = [];
   const fromSuspicion: number[] = [];
   let falseDead = 0;
-  for (let s = first; s < first + seeds; s++) {
+  // NOVACRON_SEED=<n> replays one seed of the sweep (N is derived from it).
+  const only = process.env.NOVACRON_SEED;
+  const list = only ? [Number(only)] : Array.from({ length: seeds }, (_, i) => first + i);
+  for (const s of list) {
     const r = await crashDetection(s, 3 + (s % 8), config);
+    if (process.env.GOSSIP_SIM_LOG) console.log(`crash seed=${s}: ${JSON.stringify(r)}`);
     fromCrash.push(r.fromCrash);
     fromSuspicion.push(r.fromFirstSuspicion);
     falseDead += r.falseDead;

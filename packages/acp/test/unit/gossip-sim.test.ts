@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { crashDetectionSweep, spread, stallRun } from './gossip-sim-scenarios.js';
 
-// Seeded and replayable: set GOSSIP_SIM_LOG=1 to print each run's seed; each scenario function takes the seed.
+// Seeded and replayable: GOSSIP_SIM_LOG=1 prints every run with its seed and result; NOVACRON_SEED=<n> replays
+// one seed of a crash sweep; the other scenarios name their replay call in the failure message.
 // Bigger sweeps: test/slow/gossip-sim-sweep.test.ts (NOVACRON_SLOW=1).
 
 describe('gossip in simulation (LAN profile, virtual time)', () => {
@@ -29,8 +30,8 @@ describe('gossip in simulation (LAN profile, virtual time)', () => {
     for (const seed of [1, 2]) {
       const r = await spread(seed);
       console.log(`spread seed=${seed}: ${JSON.stringify(r)}`);
-      expect(r.event).toBeLessThanOrEqual(3200);
-      expect(r.update).toBeLessThanOrEqual(3200);
+      expect(r.event, `replay: spread(${seed})`).toBeLessThanOrEqual(3200);
+      expect(r.update, `replay: spread(${seed})`).toBeLessThanOrEqual(3200);
     }
   }, 120_000);
 
@@ -40,7 +41,11 @@ describe('gossip in simulation (LAN profile, virtual time)', () => {
     for (const lifeguard of [true, false]) {
       for (const seed of [1, 2]) {
         const r = await stallRun(seed, lifeguard, 500, false, 300_000);
-        expect(r).toEqual({ healthySuspected: 0, slowSuspected: 0, dead: 0 });
+        expect(r, `replay: stallRun(${seed}, ${lifeguard}, 500, false, 300_000)`).toEqual({
+          healthySuspected: 0,
+          slowSuspected: 0,
+          dead: 0,
+        });
       }
     }
   }, 120_000);
