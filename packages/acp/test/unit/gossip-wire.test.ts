@@ -1,64 +1,10 @@
 import { CoreErrorCode, encodeMsgpack, isNovacronError } from '@novacron/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type GossipItem, type SwimMessage, SwimWireCodec, gossipItemSize, gossipItemToWire } from '../../src/index.js';
+import { SwimWireCodec, gossipItemSize, gossipItemToWire } from '../../src/index.js';
+import { item, message } from './gossip-arbitraries.js';
 
 const codec = new SwimWireCodec();
-const id = fc.string({ minLength: 1, maxLength: 40 });
-const counter = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
-const item: fc.Arbitrary<GossipItem> = fc.oneof(
-  fc.record({
-    kind: fc.constant('alive' as const),
-    id,
-    incarnation: counter,
-    address: fc.string({ maxLength: 40 }),
-    meta: fc.uint8Array({ maxLength: 64 }),
-  }),
-  fc.record({ kind: fc.constant('suspect' as const), id, incarnation: counter, from: id }),
-  fc.record({ kind: fc.constant('dead' as const), id, incarnation: counter, from: id }),
-  fc.record({
-    kind: fc.constant('event' as const),
-    origin: id,
-    ltime: counter,
-    name: fc.string({ minLength: 1, maxLength: 20 }),
-    payload: fc.uint8Array({ maxLength: 64 }),
-  }),
-);
-const gossip = fc.array(item, { maxLength: 6 });
-const message: fc.Arbitrary<SwimMessage> = fc.oneof(
-  fc.record({ kind: fc.constant('ping' as const), seq: counter, target: id, gossip }),
-  fc.record({ kind: fc.constant('ping-req' as const), seq: counter, target: id, nack: fc.boolean(), gossip }),
-  fc.record({ kind: fc.constant('ack' as const), seq: counter, gossip }),
-  fc.record({ kind: fc.constant('nack' as const), seq: counter, gossip }),
-  fc.record({ kind: fc.constant('gossip' as const), gossip }),
-  fc.record({
-    kind: fc.constant('push-pull' as const),
-    join: fc.boolean(),
-    reply: fc.boolean(),
-    members: fc.array(
-      fc.record({
-        id,
-        address: fc.string({ maxLength: 30 }),
-        incarnation: counter,
-        status: fc.constantFrom('alive' as const, 'suspect' as const, 'dead' as const, 'left' as const),
-        meta: fc.uint8Array({ maxLength: 16 }),
-      }),
-      { maxLength: 5 },
-    ),
-    events: fc.array(
-      fc.record({
-        origin: id,
-        ltime: counter,
-        name: fc.string({ minLength: 1, maxLength: 9 }),
-        payload: fc.uint8Array({ maxLength: 9 }),
-      }),
-      { maxLength: 4 },
-    ),
-    ltime: counter,
-    gossip,
-  }),
-);
-
 function expectTyped(fn: () => unknown): void {
   try {
     fn();
