@@ -22,6 +22,7 @@ const BENCHES = [
   'pbft.ts',
   'qemu-migration.ts',
   'raft.ts',
+  'gossip.ts',
 ];
 
 const filters = process.argv.slice(2);

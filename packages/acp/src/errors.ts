@@ -44,3 +44,18 @@ export const PbftErrorCode = {
 
 /** Union of every code in {@link PbftErrorCode}. */
 export type PbftErrorCode = (typeof PbftErrorCode)[keyof typeof PbftErrorCode];
+// #7 gossip
+/** Stable error codes raised by `@novacron/acp`'s gossip membership (thrown as core's `NovacronError`). */
+export const GossipErrorCode = {
+  /** A gossip configuration, seed, address or metadata is invalid (`details.field` names it). */
+  GOSSIP_CONFIG_INVALID: 'ACP_GOSSIP_CONFIG_INVALID',
+  /** No seed answered a join request in time. */
+  GOSSIP_JOIN_FAILED: 'ACP_GOSSIP_JOIN_FAILED',
+  /** A user event has a bad name or a payload too large for one datagram. */
+  GOSSIP_EVENT_INVALID: 'ACP_GOSSIP_EVENT_INVALID',
+  /** An operation needs a started (and not yet stopped) gossip member. */
+  GOSSIP_NOT_STARTED: 'ACP_GOSSIP_NOT_STARTED',
+} as const;
+
+/** Union of every code in {@link GossipErrorCode}. */
+export type GossipErrorCode = (typeof GossipErrorCode)[keyof typeof GossipErrorCode];

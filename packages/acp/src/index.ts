@@ -30,3 +30,12 @@ export * from './pbft/pbft-group.js';
 export * from './pbft/pbft-client.js';
 export * from './selector/select-protocol.js';
 export * from './selector/switching-group.js';
+// #7 gossip
+export * from './gossip/config.js';
+export * from './gossip/awareness.js';
+export * from './gossip/suspicion.js';
+export * from './gossip/messages.js';
+export * from './gossip/wire.js';
+export * from './gossip/broadcast-queue.js';
+export * from './gossip/swim-core.js';
+export * from './gossip/gossip-membership.js';
