@@ -12,3 +12,6 @@ export * from './hybrid/hlc.js';
 export * from './strong/commands.js';
 export * from './strong/sync-state-machine.js';
 export * from './strong/strong-sync.js';
+export * from './crdt/digest.js';
+export * from './crdt/update-record.js';
+export * from './crdt/crdt-sync.js';
