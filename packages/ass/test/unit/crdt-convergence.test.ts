@@ -4,11 +4,6 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { docDigest } from '../../src/index.js';
 
-type Op =
-  | { kind: 'set'; doc: number; key: number; value: number }
-  | { kind: 'delete'; doc: number; key: number }
-  | { kind: 'sync'; from: number; to: number };
-
 const op = fc.oneof(
   fc.record({ kind: fc.constant('set' as const), doc: fc.nat(2), key: fc.nat(5), value: fc.nat(1000) }),
   fc.record({ kind: fc.constant('delete' as const), doc: fc.nat(2), key: fc.nat(5) }),
