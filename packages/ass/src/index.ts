@@ -15,3 +15,5 @@ export * from './strong/strong-sync.js';
 export * from './crdt/digest.js';
 export * from './crdt/update-record.js';
 export * from './crdt/crdt-sync.js';
+export * from './hybrid/eventual-write.js';
+export * from './hybrid/hybrid-sync.js';

@@ -72,6 +72,8 @@ export function stateSyncCompliance(name: string, fixtures: ComplianceFixtures<S
       stopped = false;
       f = await fixtures.setup();
       await f.run(Promise.all(f.replicas.map(async (r) => r.start())));
+      // Let the cluster form (elect a leader, exchange first digests).
+      await f.settle();
     });
     afterEach(async () => {
       if (!stopped) await f.run(Promise.all(f.replicas.map(async (r) => r.stop())));
