@@ -1,0 +1,13 @@
+import { simTest } from '@novacron/testkit/vitest';
+import { expect } from 'vitest';
+import { runHybridSimulation } from '../unit/hybrid-sim-harness.js';
+
+// NOVACRON_SLOW=1: 800 more seeds, longer fault periods, 3- and 5-node clusters.
+simTest(
+  'hybrid soak: leader partitions over longer runs, 3 and 5 nodes',
+  { seeds: Array.from({ length: 800 }, (_, i) => i + 1001), timeout: 3_600_000 },
+  async (world) => {
+    const r = await runHybridSimulation(world, { durationMs: 2_500, keys: 4, sizes: [3, 5] });
+    expect(r.acked).toBeGreaterThan(0);
+  },
+);
