@@ -425,6 +425,9 @@ export class CrdtSync implements StateSync {
     this.#persist(space.ns, update);
     if (!this.#running) return;
     const from = origin === LOCAL ? undefined : (origin as RemoteOrigin | undefined)?.peer;
+    // With fanout covering every peer the origin reached them all itself:
+    // relaying would only duplicate (anti-entropy covers losses).
+    if (from !== undefined && this.#fanout >= this.#init.peers.length) return;
     const targets = this.#init.peers.filter((p) => p !== from);
     this.#init.rng.shuffle(targets);
     const msg = this.#syncMessage(space.ns, (e) => syncProtocol.writeUpdate(e, update));
