@@ -20,11 +20,12 @@
  * writes results/ass.json. Run: `npx tsx bench/src/ass.ts` (about 30-60 s).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import * as Y from 'yjs';
 
 const ids = ['a', 'b', 'c'];
 const worker = fileURLToPath(new URL('ass-worker.ts', import.meta.url));
@@ -91,6 +92,38 @@ async function stopCluster(c: { workers: Record<string, Worker>; root: string })
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const results: Record<string, unknown> = {};
+
+// --- Baselines measured in this run -------------------------------------
+// Plain Yjs, one process: encode the same 100,000-op document and apply it to an empty one.
+{
+  const src = new Y.Doc();
+  const map = src.getMap('kv');
+  const enc = new TextEncoder();
+  for (let i = 0; i < 100_000; i += 1000)
+    src.transact(() => {
+      for (let j = i; j < i + 1000; j++) map.set(`b${j % 10_000}`, enc.encode(`v${j}`));
+    });
+  const t0 = performance.now();
+  const update = Y.encodeStateAsUpdate(src);
+  Y.applyUpdate(new Y.Doc(), update);
+  results.plainYjsFullSync = { ops: 100_000, ms: performance.now() - t0, updateBytes: update.length };
+}
+// One 4 KiB write + fdatasync on this disk: what every Raft commit waits for (leader, then follower).
+{
+  const dir = mkdtempSync(join(tmpdir(), 'novacron-ass-fsync-'));
+  const fd = openSync(join(dir, 'f'), 'w');
+  const block = new Uint8Array(4096);
+  const lat: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    const t0 = performance.now();
+    writeSync(fd, block);
+    fdatasyncSync(fd);
+    lat.push(performance.now() - t0);
+  }
+  closeSync(fd);
+  rmSync(dir, { recursive: true, force: true });
+  results.fsync = { p50Ms: pct(lat, 50), p99Ms: pct(lat, 99) };
+}
 
 // --- CRDT ---------------------------------------------------------------
 {
@@ -208,6 +241,8 @@ const r = results as {
   propagation: { p50Ms: number; p99Ms: number; missing: number };
   wireBytes: { ratio: number; crdtSyncBytes: number; plainYjsUpdateBytes: number };
   fullSync: { ms: number };
+  plainYjsFullSync: { ms: number };
+  fsync: { p50Ms: number; p99Ms: number };
   reconvergence: { ms: number };
   hybrid: {
     quorumRttP50Ms: number;
@@ -225,6 +260,12 @@ const rows: [string, string, string, string][] = [
     f(r.propagation.p99Ms / 20),
   ],
   ['full sync, 100,000-op doc (ms)', f(r.fullSync.ms), '≤ 1000', f(r.fullSync.ms / 1000)],
+  [
+    'plain Yjs in one process: encode + apply the same doc (ms)',
+    f(r.plainYjsFullSync.ms),
+    'baseline',
+    `ours ${f(r.fullSync.ms / r.plainYjsFullSync.ms)}x`,
+  ],
   ['re-convergence after 10,000 writes (ms)', f(r.reconvergence.ms), '≤ 2000', f(r.reconvergence.ms / 2000)],
   [
     `hybrid, leader writes, strong ${r.hybrid.reachableLeader.strong}/${r.hybrid.reachableLeader.writes}: p50 / p99 (ms)`,
@@ -243,6 +284,12 @@ const rows: [string, string, string, string][] = [
     `${f(r.hybrid.cutOff.p50Ms)} / ${f(r.hybrid.cutOff.p99Ms)}`,
     '≤ 110 (p99)',
     f(r.hybrid.cutOff.p99Ms / 110),
+  ],
+  [
+    'fdatasync of 4 KiB on this disk p50 / p99 (ms)',
+    `${f(r.fsync.p50Ms)} / ${f(r.fsync.p99Ms)}`,
+    '(2 per Raft commit)',
+    '',
   ],
   ['hybrid, replay after heal (ms)', f(r.hybrid.cutOff.replayedAfterHealMs), '', ''],
   [

@@ -93,6 +93,8 @@ interface Space {
   readonly watchers: Set<(c: StateChange) => void>;
   /** Per peer: when a change of ours started waiting for that peer's confirmation. */
   readonly unconfirmed: Map<string, number>;
+  /** The last step 1 sent for this namespace (see `#ask`). */
+  asked: { readonly peer: string; readonly at: number } | undefined;
 }
 
 const LOCAL = Symbol('local');
@@ -186,8 +188,9 @@ export class CrdtSync implements StateSync {
     ];
     this.#running = true;
     this.#timer = this.#init.clock.setInterval(() => this.antiEntropy(), this.#antiEntropyMs);
-    // Catch up with the peers at once rather than after the first interval.
-    for (const space of this.#spaces.values()) for (const peer of this.#init.peers) this.#sendStep1(peer, space);
+    // Catch up at once rather than after the first interval (one peer; the
+    // digests bring in whatever the others hold beyond it).
+    for (const space of this.#spaces.values()) this.#ask(space);
   }
 
   async stop(): Promise<void> {
@@ -391,7 +394,7 @@ export class CrdtSync implements StateSync {
     // (a fresh one per start: an id must never be reused after a crash).
     doc.clientID = this.#init.rng.nextUint32();
     const map = doc.getMap<Uint8Array>(CRDT_MAP_NAME);
-    const created: Space = { ns, doc, map, seq: 0, watchers: new Set(), unconfirmed: new Map() };
+    const created: Space = { ns, doc, map, seq: 0, watchers: new Set(), unconfirmed: new Map(), asked: undefined };
     map.observe((event, tx) => {
       const keys = [...event.keysChanged].sort();
       for (const key of keys) {
@@ -465,6 +468,21 @@ export class CrdtSync implements StateSync {
     this.#init.network.send(peer, channel, msg);
   }
 
+  /**
+   * Sends a step 1 to `peer` (default a random one) unless another peer was
+   * asked within the last interval: several peers answering with the same
+   * large step 2 would make a joining replica transfer and apply it twice.
+   */
+  #ask(space: Space, peer?: string): void {
+    const target = peer ?? (this.#init.peers.length > 0 ? this.#init.rng.pick(this.#init.peers) : undefined);
+    if (target === undefined) return;
+    const now = this.#init.clock.now();
+    const last = space.asked;
+    if (last && last.peer !== target && now - last.at < this.#antiEntropyMs) return;
+    space.asked = { peer: target, at: now };
+    this.#sendStep1(target, space);
+  }
+
   #sendStep1(peer: string, space: Space): void {
     this.#send(
       peer,
@@ -490,10 +508,12 @@ export class CrdtSync implements StateSync {
       type = decoding.readVarUint(d);
       payload = decoding.readVarUint8Array(d);
       if (decoding.hasContent(d)) throw new Error('trailing bytes');
+      // State vectors are checked here; updates are checked by Yjs itself, which
+      // reads every struct of an update before integrating any (a malformed
+      // one throws first), so a second full decode would only double the cost.
       if (type === syncProtocol.messageYjsSyncStep1) Y.decodeStateVector(payload);
-      else if (type === syncProtocol.messageYjsSyncStep2 || type === syncProtocol.messageYjsUpdate)
-        Y.decodeUpdate(payload);
-      else throw new Error(`unknown sync message type ${type}`);
+      else if (type !== syncProtocol.messageYjsSyncStep2 && type !== syncProtocol.messageYjsUpdate)
+        throw new Error(`unknown sync message type ${type}`);
     } catch (err) {
       this.#malformed(from, err);
       return;
@@ -559,6 +579,7 @@ export class CrdtSync implements StateSync {
       CRDT_SYNC_CHANNEL,
       this.#syncMessage(ns, (e) => syncProtocol.writeSyncStep2(e, space.doc, sv)),
     );
-    this.#sendStep1(from, space);
+    if (!stateVectorCovers(ours, theirs)) this.#ask(space, from);
+    else if (mine.deleteSetHash !== hash) this.#sendStep1(from, space);
   }
 }
