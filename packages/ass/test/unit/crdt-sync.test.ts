@@ -106,6 +106,28 @@ describe('CrdtSync', () => {
       }),
       { numRuns: 300 },
     );
+    // Mutated real updates get deeper into Yjs' decoder than random bytes.
+    const Y = await import('yjs');
+    const lib0 = await import('lib0/encoding');
+    const src = new Y.Doc();
+    for (let i = 0; i < 20; i++) src.getMap('kv').set(`m${i}`, bytes(`v${i}`));
+    src.getMap('kv').delete('m3');
+    const update = Y.encodeStateAsUpdate(src);
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(update.length - 1), fc.nat(255)), { minLength: 1, maxLength: 4 }),
+        (flips) => {
+          const u = update.slice();
+          for (const [at, v] of flips) u[at] = v;
+          const e = lib0.createEncoder();
+          lib0.writeVarString(e, 'fuzz');
+          lib0.writeVarUint(e, 2);
+          lib0.writeVarUint8Array(e, u);
+          evil.send('a', 'ass/crdt/1', lib0.toUint8Array(e));
+        },
+      ),
+      { numRuns: 300 },
+    );
     await simRun(world, world.clock.sleep(50), 100);
     await simRun(world, replicas[0]!.put('ns', 'k', bytes('still works')), 1_000);
     await simRun(world, world.clock.sleep(300), 500);
