@@ -163,6 +163,7 @@ export class CrdtSync implements StateSync {
     return this.#init.network.localId;
   }
 
+  /** Opens and replays the update log, then joins the peers (handlers, anti-entropy timer, a first step 1). */
   async start(): Promise<void> {
     if (this.#running) return;
     this.#persistError = undefined;
@@ -193,6 +194,7 @@ export class CrdtSync implements StateSync {
     for (const space of this.#spaces.values()) this.#ask(space);
   }
 
+  /** Stops syncing, waits for pending log writes and closes the log. */
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
@@ -207,6 +209,7 @@ export class CrdtSync implements StateSync {
     this.#divergence.clear();
   }
 
+  /** Reads this replica's current value (always local; the level is `eventual`). */
   async get(namespace: string, key: string, _options: ReadOptions = {}): Promise<StateEntry | null> {
     assertNamespace(namespace);
     assertStateKey(key);
@@ -215,6 +218,7 @@ export class CrdtSync implements StateSync {
     return v === undefined ? null : { value: v, level: 'eventual' };
   }
 
+  /** Sets `key` in one Yjs transaction; resolves once its update is durable in the log. */
   async put(namespace: string, key: string, value: Uint8Array, _options: WriteOptions = {}): Promise<WriteResult> {
     assertNamespace(namespace);
     assertStateKey(key);
@@ -225,6 +229,7 @@ export class CrdtSync implements StateSync {
     return { level: 'eventual' };
   }
 
+  /** Deletes `key` (durable like `put`); deleting an absent key writes nothing. */
   async delete(namespace: string, key: string, _options: WriteOptions = {}): Promise<WriteResult> {
     assertNamespace(namespace);
     assertStateKey(key);

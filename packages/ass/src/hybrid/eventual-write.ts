@@ -12,7 +12,9 @@ export interface EventualWrite {
   readonly origin: string;
   /** The origin's write sequence number. */
   readonly seq: number;
+  /** Namespace. */
   readonly ns: string;
+  /** Key. */
   readonly key: string;
   /** The value, or `null` for a delete. */
   readonly value: Uint8Array | null;

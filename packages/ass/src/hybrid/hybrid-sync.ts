@@ -139,6 +139,7 @@ export class HybridSync implements StateSync {
     return this.#deadline;
   }
 
+  /** Opens the journal (a new epoch), starts the CRDT and strong sides, and replays writes left pending by a previous run. */
   async start(): Promise<void> {
     if (this.#running) return;
     this.#stopCtl = new AbortController();
@@ -176,6 +177,7 @@ export class HybridSync implements StateSync {
     if (this.#pending.length > 0) void this.#replay();
   }
 
+  /** Waits for the write in progress, stops both sides and closes the journal. */
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
@@ -190,6 +192,7 @@ export class HybridSync implements StateSync {
     this.#emitted.clear();
   }
 
+  /** Reads the visible entry: after the read barrier when the log answers within the deadline, else locally (strong-only namespaces then fail). */
   async get(namespace: string, key: string, options: ReadOptions = {}): Promise<StateEntry | null> {
     assertNamespace(namespace);
     assertStateKey(key);
@@ -207,10 +210,12 @@ export class HybridSync implements StateSync {
     return this.#effective(namespace, key);
   }
 
+  /** Writes through the log within the deadline, else as an eventual write (see the class comment). */
   put(namespace: string, key: string, value: Uint8Array, options: WriteOptions = {}): Promise<HybridWriteResult> {
     return this.#write(namespace, key, value, options, true);
   }
 
+  /** Deletes like `put` writes. */
   delete(namespace: string, key: string, options: WriteOptions = {}): Promise<HybridWriteResult> {
     return this.#write(namespace, key, null, options, false);
   }

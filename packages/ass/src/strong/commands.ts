@@ -20,13 +20,19 @@ export const MAX_REPLAY_BATCH = 256;
  * is recognised; `stamp` orders it against eventual writes.
  */
 export interface StrongWriteCommand {
+  /** Command type: a write. */
   readonly t: 'w';
+  /** Namespace. */
   readonly ns: string;
+  /** Key. */
   readonly key: string;
   /** The new value, or `null` to delete. */
   readonly value: Uint8Array | null;
+  /** Writing node (hybrid writes); goes with `seq`. */
   readonly origin?: string;
+  /** The origin's write sequence number. */
   readonly seq?: number;
+  /** Hybrid logical clock stamp. */
   readonly stamp?: Stamp;
 }
 
@@ -34,8 +40,11 @@ export interface StrongWriteCommand {
 export interface ReplayedWrite {
   /** The origin's write sequence number (increasing per origin). */
   readonly seq: number;
+  /** Namespace. */
   readonly ns: string;
+  /** Key. */
   readonly key: string;
+  /** The value, or `null` for a delete. */
   readonly value: Uint8Array | null;
   /** Hybrid logical clock stamp given when the write was made. */
   readonly stamp: Stamp;
@@ -45,8 +54,11 @@ export interface ReplayedWrite {
 
 /** Eventual writes of one origin, replayed in the origin's order. */
 export interface ReplayCommand {
+  /** Command type: a replay. */
   readonly t: 'r';
+  /** The node whose eventual writes these are. */
   readonly origin: string;
+  /** 1..{@link MAX_REPLAY_BATCH} writes, sequence numbers increasing. */
   readonly writes: readonly ReplayedWrite[];
 }
 

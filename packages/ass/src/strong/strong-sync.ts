@@ -126,6 +126,7 @@ export class StrongSync implements StateSync {
     return this.#init.group;
   }
 
+  /** Starts the group (unless `manageGroup` is false) and the forwarding handler. */
   async start(): Promise<void> {
     if (this.#running) return;
     this.#stopCtl = new AbortController();
@@ -139,6 +140,7 @@ export class StrongSync implements StateSync {
     this.#running = true;
   }
 
+  /** Stops; pending forwarded proposals reject with `CORE_INVALID_STATE`. */
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
@@ -151,6 +153,7 @@ export class StrongSync implements StateSync {
     if (this.#init.manageGroup !== false) await this.#init.group.stop();
   }
 
+  /** Reads after the group's read barrier (or locally with `consistency: 'local'`). */
   async get(namespace: string, key: string, options: ReadOptions = {}): Promise<StateEntry | null> {
     assertNamespace(namespace);
     assertStateKey(key);

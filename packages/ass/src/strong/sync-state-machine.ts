@@ -23,7 +23,9 @@ export interface KeyVersion {
 
 /** Applied change of one key, as the state machine reports it to listeners. */
 export interface AppliedChange {
+  /** Namespace. */
   readonly ns: string;
+  /** Key. */
   readonly key: string;
   /** The new version, or `null` when the key no longer exists at all (only after `restore`). */
   readonly version: KeyVersion | null;
@@ -31,8 +33,11 @@ export interface AppliedChange {
 
 /** What became of one identified write (hybrid writes carry an origin and sequence number). */
 export interface OutcomeEvent {
+  /** The writing node. */
   readonly origin: string;
+  /** The origin's write sequence number. */
   readonly seq: number;
+  /** What the log decided. */
   readonly outcome: WriteOutcome;
   /** Log index of the command that carried the write. */
   readonly index: number;
@@ -97,6 +102,7 @@ export class SyncStateMachine implements ReplicatedStateMachine {
     return () => this.#outcomeListeners.delete(listener);
   }
 
+  /** Applies a committed command (see the class comment); returns the encoded outcomes. */
   apply(command: Uint8Array, index: number): Uint8Array {
     this.#applied = index;
     let c: SyncCommand;
@@ -157,6 +163,7 @@ export class SyncStateMachine implements ReplicatedStateMachine {
     for (const l of this.#outcomeListeners) l({ origin, seq, outcome, index });
   }
 
+  /** The whole state, MessagePack-encoded. */
   snapshot(): Uint8Array {
     const spaces = [...this.#spaces].map(([ns, m]) => [
       ns,
@@ -165,6 +172,7 @@ export class SyncStateMachine implements ReplicatedStateMachine {
     return encodeMsgpack({ v: 1, a: this.#applied, s: spaces, d: [...this.#decided] });
   }
 
+  /** Replaces the state with a snapshot's (`ASS_RECORD_CORRUPT` when it does not decode) and reports changed keys. */
   restore(snapshot: Uint8Array): void {
     const next = new Map<string, Map<string, KeyVersion>>();
     const decided = new Map<string, number>();
