@@ -14,6 +14,8 @@ export const AssErrorCode = {
   COMMAND_INVALID: 'ASS_COMMAND_INVALID',
   /** A record of the CRDT update log or the hybrid journal could not be decoded. */
   RECORD_CORRUPT: 'ASS_RECORD_CORRUPT',
+  /** A replica already holds its `maxNamespaces` namespaces and cannot open another. */
+  NAMESPACE_LIMIT: 'ASS_NAMESPACE_LIMIT',
   /** A leader answered a forwarded proposal with an error (`details.code` is the leader's code). */
   FORWARD_FAILED: 'ASS_FORWARD_FAILED',
 } as const;

@@ -30,6 +30,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
+import { AssErrorCode } from '../errors.js';
 import { docDigest, stateVectorCovers, stateVectorsEqual } from './digest.js';
 import { decodeUpdateRecord, encodeUpdateRecord } from './update-record.js';
 
@@ -176,7 +177,7 @@ export class CrdtSync implements StateSync {
         const batch = log.entries(i, last + 1, 16 * 1024 * 1024);
         for (const e of batch) {
           const r = decodeUpdateRecord(e.data);
-          const space = this.#space(r.namespace, true)!;
+          const space = this.#open(r.namespace);
           Y.applyUpdate(space.doc, r.update, RESTORE);
         }
         i += batch.length;
@@ -224,7 +225,7 @@ export class CrdtSync implements StateSync {
     assertStateKey(key);
     assertStateValue(value);
     this.#assertRunning();
-    const space = this.#space(namespace, true)!;
+    const space = this.#open(namespace);
     await this.#local(space, (map) => map.set(key, value));
     return { level: 'eventual' };
   }
@@ -234,7 +235,7 @@ export class CrdtSync implements StateSync {
     assertNamespace(namespace);
     assertStateKey(key);
     this.#assertRunning();
-    const space = this.#space(namespace, true)!;
+    const space = this.#open(namespace);
     if (space.map.has(key)) await this.#local(space, (map) => map.delete(key));
     else await this.#lastPersist;
     return { level: 'eventual' };
@@ -247,7 +248,7 @@ export class CrdtSync implements StateSync {
   async transact(namespace: string, changes: (map: Y.Map<Uint8Array>) => void): Promise<WriteResult> {
     assertNamespace(namespace);
     this.#assertRunning();
-    await this.#local(this.#space(namespace, true)!, changes);
+    await this.#local(this.#open(namespace), changes);
     return { level: 'eventual' };
   }
 
@@ -302,7 +303,7 @@ export class CrdtSync implements StateSync {
   /** The Yjs document of `namespace` (created empty when unknown); for inspection and interop. */
   doc(namespace: string): Y.Doc {
     assertNamespace(namespace);
-    return this.#space(namespace, true)!.doc;
+    return this.#open(namespace).doc;
   }
 
   /** Namespaces this replica holds. */
@@ -386,8 +387,22 @@ export class CrdtSync implements StateSync {
   }
 
   #watcherSet(ns: string): Set<(c: StateChange) => void> {
+    return this.#open(ns).watchers;
+  }
+
+  /** The namespace's space, created when new; `ASS_NAMESPACE_LIMIT` past `maxNamespaces`. */
+  #open(ns: string): Space {
     const space = this.#space(ns, true);
-    return space!.watchers;
+    if (!space) {
+      throw new NovacronError(
+        AssErrorCode.NAMESPACE_LIMIT,
+        `CRDT sync holds ${this.#maxNamespaces} namespaces already`,
+        {
+          details: { namespace: ns, maxNamespaces: this.#maxNamespaces },
+        },
+      );
+    }
+    return space;
   }
 
   #space(ns: string, create: boolean): Space | undefined {

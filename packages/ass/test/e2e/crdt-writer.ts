@@ -19,7 +19,7 @@ const sync = new CrdtSync({
   clock: systemClock(),
   rng: seededRng(randomSeed()),
   log: new FileDurableLog({ io: nodeFileIO(), dir: dir!, segmentBytes: 16 * 1024 }),
-  compactAfter: 200,
+  compactAfter: 100,
   antiEntropyMs: 20,
 });
 await sync.start();

@@ -1,8 +1,9 @@
 import { MemoryDurableLog } from '@novacron/core';
 import { SimNetwork, SimWorld, simRun } from '@novacron/testkit';
 import { stateSyncCompliance } from '@novacron/testkit/compliance/state-sync';
+import { expectNovacronRejection } from '@novacron/testkit/vitest';
 import { describe, expect, it } from 'vitest';
-import { CrdtSync } from '../../src/index.js';
+import { AssErrorCode, CrdtSync } from '../../src/index.js';
 
 const bytes = (t: string) => new TextEncoder().encode(t);
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
@@ -92,6 +93,24 @@ describe('CrdtSync', () => {
     expect(a.entries('ns').has('x')).toBe(false);
     expect(a.status().divergence).toEqual([]);
     await simRun(world, Promise.all(replicas.map((r) => r.stop())), 1_000);
+  });
+
+  it('refuses namespaces beyond maxNamespaces with ASS_NAMESPACE_LIMIT', async () => {
+    const world = new SimWorld({ seed: 'crdt-limit' });
+    const net = new SimNetwork(world);
+    const node = world.addNode('a');
+    const sync = new CrdtSync({
+      network: net.endpoint('a'),
+      peers: [],
+      clock: node.clock,
+      rng: node.rng,
+      maxNamespaces: 2,
+    });
+    await simRun(world, sync.start(), 1_000);
+    await simRun(world, sync.put('one', 'k', bytes('1')), 1_000);
+    await simRun(world, sync.put('two', 'k', bytes('2')), 1_000);
+    await expectNovacronRejection(sync.put('three', 'k', bytes('3')), AssErrorCode.NAMESPACE_LIMIT);
+    await simRun(world, sync.stop(), 1_000);
   });
 
   it('survives malformed messages and counts them', async () => {
