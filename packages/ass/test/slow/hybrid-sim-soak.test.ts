@@ -7,7 +7,12 @@ simTest(
   'hybrid soak: leader partitions over longer runs, 3 and 5 nodes',
   { seeds: 1000, timeout: 7_200_000 },
   async (world) => {
-    const r = await runHybridSimulation(world, { durationMs: 2_500, keys: 4, sizes: [3, 5] });
+    const r = await runHybridSimulation(world, {
+      durationMs: 2_500,
+      keys: 4,
+      sizes: [3, 5],
+      crashes: world.rng.fork('crashes').chance(0.5),
+    });
     expect(r.acked).toBeGreaterThan(0);
   },
 );

@@ -1,4 +1,13 @@
-import { checkLinearizability, History, type KvInput, type KvOutput, kvModel, type SimWorld } from '@novacron/testkit';
+import { FileDurableLog } from '@novacron/core';
+import {
+  CrashConsistentFileIO,
+  checkLinearizability,
+  History,
+  type KvInput,
+  type KvOutput,
+  kvModel,
+  type SimWorld,
+} from '@novacron/testkit';
 import { expect } from 'vitest';
 import type { HybridWriteResult, OutcomeEvent } from '../../src/index.js';
 import { hybridCluster } from './hybrid-harness.js';
@@ -14,7 +23,17 @@ export interface HybridSimOptions {
   readonly keys: number;
   /** Cluster sizes to draw from (default 3 or 5). */
   readonly sizes?: readonly number[];
+  /**
+   * Also crash and restart nodes (the leader included) on crash-consistent
+   * disks that keep only what was fsynced (torn writes on crash).
+   */
+  readonly crashes?: boolean;
 }
+
+type HybridMemberView = {
+  readonly id: string;
+  readonly sync: { entries(ns: string): ReadonlyMap<string, { value: Uint8Array; level: string }> };
+};
 
 interface AckedWrite {
   readonly key: string;
@@ -41,8 +60,24 @@ export async function runHybridSimulation(
   const rng = world.rng.fork('scenario');
   const size = rng.pick(o.sizes ?? [3, 3, 5]);
   const ids = ['a', 'b', 'c', 'd', 'e'].slice(0, size);
+  const disks = new Map<string, CrashConsistentFileIO>();
   const c = hybridCluster(world, {
     ids,
+    ...(o.crashes
+      ? {
+          log: (id: string, purpose: string) => {
+            let d = disks.get(id);
+            if (!d) {
+              d = CrashConsistentFileIO.forNode(world.node(id), {
+                tear: true,
+                latency: { writeMs: 0.02, syncMs: 0.5 },
+              });
+              disks.set(id, d);
+            }
+            return new FileDurableLog({ io: d, dir: `/${purpose}`, segmentBytes: 8192 });
+          },
+        }
+      : {}),
     latencyMs: rng.int(1, 8),
     jitterMs: rng.int(0, 5),
     loss: rng.pick([0, 0, 0.01, 0.03]),
@@ -52,7 +87,7 @@ export async function runHybridSimulation(
   // Outcomes and applied versions as the log decides them (every member applies the same).
   const outcomes = new Map<string, OutcomeEvent>();
   const appliedAt = new Map<string, number[]>();
-  for (const m of all) {
+  const listen = (m: (typeof all)[number]) => {
     m.machine.onOutcome((e) => {
       const k = `${e.origin}/${e.seq}`;
       if (!outcomes.has(k)) outcomes.set(k, e);
@@ -64,7 +99,10 @@ export async function runHybridSimulation(
       if (!list.includes(ch.version.index)) list.push(ch.version.index);
       appliedAt.set(k, list);
     });
-  }
+  };
+  for (const m of all) listen(m);
+  const member = (id: string) => c.members.get(id)!;
+  const current = () => ids.map(member);
   let ready = false;
   void Promise.all(all.map((m) => m.sync.start())).then(() => {
     ready = true;
@@ -74,28 +112,38 @@ export async function runHybridSimulation(
 
   const history = new History<KvInput, KvOutput>(world.clock);
   const acked: AckedWrite[] = [];
+  const unacked = new Set<number>();
   let counter = 0;
   let stop = false;
-  const client = async (m: (typeof all)[number], n: number) => {
+  const client = async (id: string, n: number) => {
     const crng = rng.fork(`client-${n}`);
     while (!stop) {
       const key = `k${crng.int(0, o.keys - 1)}`;
+      const m = member(id);
+      if (!world.node(id).alive) {
+        await world.clock.sleep(crng.int(5, 20));
+        continue;
+      }
+      // A crash never settles the calls in flight: give up on them after a while (outcome unknown).
+      const bounded = <T>(p: Promise<T>) =>
+        Promise.race([p, world.clock.sleep(3_000).then(() => Promise.reject(new Error('no answer')))]);
       if (crng.chance(0.7)) {
         const value = ++counter;
         const id = history.invoke(n, { op: 'put', key, value });
         try {
-          const r = await m.sync.put('inv', key, enc(value));
+          const r = await bounded(m.sync.put('inv', key, enc(value)));
           acked.push({ key, value, result: r });
           if (r.level === 'strong') history.ok(id, undefined);
           else history.unknown(id);
         } catch {
           history.unknown(id);
+          unacked.add(value);
         }
       } else {
         // A barrier read of the log's state: linearizable when the barrier passes.
         const id = history.invoke(n, { op: 'get', key });
         try {
-          await m.group.read({ timeoutMs: 200 });
+          await bounded(m.group.read({ timeoutMs: 200 }));
           history.ok(id, dec(m.machine.version('inv', key)?.value));
         } catch {
           history.fail(id);
@@ -104,7 +152,7 @@ export async function runHybridSimulation(
       await world.clock.sleep(crng.int(0, 20));
     }
   };
-  const clients = all.map((m, i) => client(m, i));
+  const clients = ids.map((id, i) => client(id, i));
 
   // Nemesis: keep cutting the current leader off, alone or in a minority.
   let faults = 0;
@@ -113,6 +161,19 @@ export async function runHybridSimulation(
     while (!stop) {
       await world.clock.sleep(nrng.int(50, 250));
       if (stop) break;
+      if (o.crashes && nrng.chance(0.3)) {
+        const victim = nrng.pick(ids);
+        if (world.node(victim).alive) {
+          world.crash(victim);
+          faults++;
+          await world.clock.sleep(nrng.int(50, 300));
+          world.restart(victim);
+          const back = c.build(victim);
+          listen(back);
+          void back.sync.start().catch(() => undefined);
+        }
+        continue;
+      }
       const leader = c.leader();
       if (leader) {
         const others = ids.filter((i) => i !== leader.id);
@@ -139,12 +200,15 @@ export async function runHybridSimulation(
   expect(done, 'clients finished').toBe(true);
   world.partitions.heal();
   // Quiet period: every node replays its eventual writes and the CRDT overlays empty.
-  const settled = () => all.every((m) => m.sync.status().pendingWrites === 0);
+  const settled = () => current().every((m) => m.sync.status().pendingWrites === 0);
   await world.runUntil(settled, 10_000);
   await world.runFor(300);
-  expect(settled(), `pending after heal: ${all.map((m) => `${m.id}:${m.sync.status().pendingWrites}`).join(' ')}`).toBe(
-    true,
-  );
+  expect(
+    settled(),
+    `pending after heal: ${current()
+      .map((m) => `${m.id}:${m.sync.status().pendingWrites}`)
+      .join(' ')}`,
+  ).toBe(true);
   expect(faults).toBeGreaterThan(0);
 
   // Every acknowledged write was decided by the log.
@@ -163,10 +227,11 @@ export async function runHybridSimulation(
   }
   // Convergence: every node shows the same entries, all strong, and each key
   // holds the last applied write.
-  const view = (m: (typeof all)[number]) =>
+  const view = (m: HybridMemberView) =>
     [...m.sync.entries('inv')].map(([k, e]) => `${k}=${dec(e.value)}:${e.level}`).join(',');
-  for (const m of all) expect(view(m), `node ${m.id}`).toBe(view(all[0]!));
-  for (const [, e] of all[0]!.sync.entries('inv')) expect(e.level).toBe('strong');
+  const now = current();
+  for (const m of now) expect(view(m), `node ${m.id}`).toBe(view(now[0]!));
+  for (const [, e] of now[0]!.sync.entries('inv')) expect(e.level).toBe('strong');
   const lastApplied = new Map<string, { index: number; value: number }>();
   for (const [id, e] of outcomes) {
     if (e.outcome !== 'applied') continue;
@@ -176,13 +241,18 @@ export async function runHybridSimulation(
     if (!prev || prev.index <= e.index) lastApplied.set(a.key, { index: e.index, value: a.value });
   }
   for (const [key, last] of lastApplied) {
-    expect(dec(all[0]!.sync.entries('inv').get(key)?.value), `final ${key}`).toBe(last.value);
+    const final = dec(now[0]!.sync.entries('inv').get(key)?.value);
+    // The last applied acknowledged write, or a later one whose writer crashed before its acknowledgement.
+    if (final !== last.value) {
+      expect(unacked.has(final as number), `final ${key}: ${final}, last acknowledged ${last.value}`).toBe(true);
+      expect(now[0]!.machine.version('inv', key)!.index).toBeGreaterThanOrEqual(last.index);
+    }
   }
   const lin = checkLinearizability(kvModel, history);
   if (!lin.ok) throw new Error(`strong history not linearizable: ${JSON.stringify(lin).slice(0, 500)}`);
   await world.runUntil(() => false, 1);
   let stopped = false;
-  void Promise.all(all.map((m) => m.sync.stop())).then(() => {
+  void Promise.all(now.map((m) => m.sync.stop())).then(() => {
     stopped = true;
   });
   await world.runUntil(() => stopped, 5_000);
