@@ -18,6 +18,7 @@ export default packageConfig(
     'compliance/predictor': 'src/compliance/predictor.ts',
     'compliance/provider': 'src/compliance/provider.ts',
     'compliance/rate-allocator': 'src/compliance/rate-allocator.ts',
+    'compliance/state-sync': 'src/compliance/state-sync.ts',
     'compliance/stream-transport': 'src/compliance/stream-transport.ts',
   },
 );

@@ -50,6 +50,9 @@ export * from './consensus/memory-durable-log.js';
 export * from './consensus/file-durable-log.js';
 export * from './consensus/consensus-group.js';
 
+// #8 ass: StateSync
+export * from './sync/state-sync.js';
+
 // #9 pba: Predictor, rate allocation
 export * from './predict/predictor.js';
 export * from './predict/rate-allocator.js';

@@ -1,0 +1,605 @@
+import {
+  assertInteger,
+  assertNamespace,
+  assertStateKey,
+  assertStateValue,
+  type Clock,
+  type Counter,
+  CoreErrorCode,
+  type DivergenceReport,
+  type DurableLog,
+  decodeMsgpack,
+  encodeMsgpack,
+  type Logger,
+  MAX_NAMESPACE_LENGTH,
+  type Metrics,
+  NovacronError,
+  noopLogger,
+  type PeerNetwork,
+  type ReadOptions,
+  type Rng,
+  type StateChange,
+  type StateEntry,
+  type StateSync,
+  type StateSyncStatus,
+  type Timer,
+  type WriteOptions,
+  type WriteResult,
+} from '@novacron/core';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import * as syncProtocol from 'y-protocols/sync';
+import * as Y from 'yjs';
+import { AssErrorCode } from '../errors.js';
+import { docDigest, stateVectorCovers, stateVectorsEqual } from './digest.js';
+import { decodeUpdateRecord, encodeUpdateRecord } from './update-record.js';
+
+/** Channel carrying y-protocols sync messages, each prefixed with its namespace (docs/protocol/ass.md). */
+export const CRDT_SYNC_CHANNEL = 'ass/crdt/1';
+/** Channel carrying anti-entropy digests. */
+export const CRDT_DIGEST_CHANNEL = 'ass/crdt-ae/1';
+/** Name of the Y.Map holding a namespace's keys in its document. */
+export const CRDT_MAP_NAME = 'kv';
+
+/** Options of {@link CrdtSync}. */
+export interface CrdtSyncInit {
+  /** The network to the other replicas. */
+  readonly network: PeerNetwork;
+  /** Ids of the other replicas. */
+  readonly peers: readonly string[];
+  /** Time source for anti-entropy and lag. */
+  readonly clock: Clock;
+  /** Randomness: the Yjs client id of each start, and push targets. */
+  readonly rng: Rng;
+  /**
+   * Where updates are made durable before a write is acknowledged (a
+   * `FileDurableLog` in production). Without it the state lives in memory only.
+   */
+  readonly log?: DurableLog;
+  /** Peers each local update is pushed to at once (default 2); the rest learn it by relay or anti-entropy. */
+  readonly fanout?: number;
+  /** Interval of the anti-entropy round (default 1000 ms); divergence is reported within one. */
+  readonly antiEntropyMs?: number;
+  /** Compact the update log into one snapshot record per namespace once it holds this many records (default 10 000). */
+  readonly compactAfter?: number;
+  /** Most namespaces a replica opens on a peer's say-so (default 4096); messages for more are dropped. */
+  readonly maxNamespaces?: number;
+  /** Optional logger. */
+  readonly logger?: Logger;
+  /** Optional metrics (`ass_crdt_*`). */
+  readonly metrics?: Metrics;
+}
+
+/** Counters of a {@link CrdtSync}, for tests and benchmarks. */
+export interface CrdtSyncStats {
+  /** Bytes of sync and digest messages sent. */
+  readonly bytesSent: number;
+  /** Messages sent. */
+  readonly messagesSent: number;
+  /** Messages dropped because they did not decode or apply. */
+  readonly malformed: number;
+  /** Messages not sent because they exceeded the network's `maxMessageSize`. */
+  readonly oversized: number;
+  /** Compactions done. */
+  readonly compactions: number;
+  /** Divergences found by digest comparison. */
+  readonly divergencesFound: number;
+}
+
+interface Space {
+  readonly ns: string;
+  readonly doc: Y.Doc;
+  readonly map: Y.Map<Uint8Array>;
+  seq: number;
+  readonly watchers: Set<(c: StateChange) => void>;
+  /** Per peer: when a change of ours started waiting for that peer's confirmation. */
+  readonly unconfirmed: Map<string, number>;
+  /** The last step 1 sent for this namespace (see `#ask`). */
+  asked: { readonly peer: string; readonly at: number } | undefined;
+}
+
+const LOCAL = Symbol('local');
+const RESTORE = Symbol('restore');
+interface RemoteOrigin {
+  readonly peer: string;
+}
+
+/**
+ * Eventually consistent {@link StateSync}: one Yjs document per namespace
+ * (a `Y.Map` named `kv` of byte values), synced over any `PeerNetwork`
+ * with y-protocols messages (sync step 1 with the state vector, step 2
+ * with the missing update, incremental updates), so a stock Yjs +
+ * y-protocols peer can take part. Local updates are made durable in the
+ * update log before the write is acknowledged, pushed to `fanout` peers
+ * and relayed on by peers that learn something new; every
+ * `antiEntropyMs` each replica sends every peer a digest (state vector
+ * and delete-set hash) per namespace, and a mismatch is reported as
+ * divergence and repaired with step 1 / step 2 in both directions.
+ * Every value is `eventual`.
+ */
+export class CrdtSync implements StateSync {
+  readonly #init: CrdtSyncInit;
+  readonly #logger: Logger;
+  readonly #fanout: number;
+  readonly #antiEntropyMs: number;
+  readonly #compactAfter: number;
+  readonly #maxNamespaces: number;
+  readonly #spaces = new Map<string, Space>();
+  readonly #divergence = new Map<string, DivergenceReport>();
+  readonly #spaceListeners = new Set<(ns: string, keys: readonly string[], origin: unknown) => void>();
+  #running = false;
+  #timer: Timer | undefined;
+  #offs: (() => void)[] = [];
+  #pendingLocal = 0;
+  #lastPersist: Promise<void> = Promise.resolve();
+  #compacting: Promise<void> | undefined;
+  #persistError: unknown;
+  readonly #bytesCounter: Counter | undefined;
+  #stats = { bytesSent: 0, messagesSent: 0, malformed: 0, oversized: 0, compactions: 0, divergencesFound: 0 };
+
+  constructor(init: CrdtSyncInit) {
+    this.#init = init;
+    this.#logger = init.logger ?? noopLogger();
+    this.#fanout = init.fanout ?? 2;
+    this.#antiEntropyMs = init.antiEntropyMs ?? 1000;
+    this.#compactAfter = init.compactAfter ?? 10_000;
+    this.#maxNamespaces = init.maxNamespaces ?? 4096;
+    this.#bytesCounter = init.metrics?.counter({
+      name: 'novacron_ass_crdt_bytes_sent_total',
+      help: 'Bytes of CRDT sync and digest messages sent.',
+    });
+    assertInteger('fanout', this.#fanout, { min: 0 });
+    assertInteger('antiEntropyMs', this.#antiEntropyMs, { min: 1 });
+    assertInteger('compactAfter', this.#compactAfter, { min: 1 });
+    assertInteger('maxNamespaces', this.#maxNamespaces, { min: 1 });
+  }
+
+  /** Counters since construction. */
+  get stats(): CrdtSyncStats {
+    return { ...this.#stats };
+  }
+
+  /** This replica's id on the network. */
+  get id(): string {
+    return this.#init.network.localId;
+  }
+
+  /** Opens and replays the update log, then joins the peers (handlers, anti-entropy timer, a first step 1). */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#persistError = undefined;
+    const log = this.#init.log;
+    if (log) {
+      await log.open();
+      // Replay the log: compacted snapshots first, then updates, in log order.
+      const last = log.lastIndex();
+      for (let i = log.firstIndex(); i <= last; ) {
+        const batch = log.entries(i, last + 1, 16 * 1024 * 1024);
+        for (const e of batch) {
+          const r = decodeUpdateRecord(e.data);
+          const space = this.#open(r.namespace);
+          Y.applyUpdate(space.doc, r.update, RESTORE);
+        }
+        i += batch.length;
+      }
+    }
+    const net = this.#init.network;
+    this.#offs = [
+      net.handle(CRDT_SYNC_CHANNEL, (from, data) => this.#onSync(from, data)),
+      net.handle(CRDT_DIGEST_CHANNEL, (from, data) => this.#onDigest(from, data)),
+    ];
+    this.#running = true;
+    this.#timer = this.#init.clock.setInterval(() => this.antiEntropy(), this.#antiEntropyMs);
+    // Catch up at once rather than after the first interval (one peer; the
+    // digests bring in whatever the others hold beyond it).
+    for (const space of this.#spaces.values()) this.#ask(space);
+  }
+
+  /** Stops syncing, waits for pending log writes and closes the log. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#timer?.cancel();
+    for (const off of this.#offs) off();
+    this.#offs = [];
+    await this.#lastPersist.catch(() => undefined);
+    await this.#compacting?.catch(() => undefined);
+    if (this.#init.log) await this.#init.log.close();
+    for (const s of this.#spaces.values()) s.doc.destroy();
+    this.#spaces.clear();
+    this.#divergence.clear();
+  }
+
+  /** Reads this replica's current value (always local; the level is `eventual`). */
+  async get(namespace: string, key: string, _options: ReadOptions = {}): Promise<StateEntry | null> {
+    assertNamespace(namespace);
+    assertStateKey(key);
+    this.#assertRunning();
+    const v = this.#spaces.get(namespace)?.map.get(key);
+    return v === undefined ? null : { value: v, level: 'eventual' };
+  }
+
+  /** Sets `key` in one Yjs transaction; resolves once its update is durable in the log. */
+  async put(namespace: string, key: string, value: Uint8Array, _options: WriteOptions = {}): Promise<WriteResult> {
+    assertNamespace(namespace);
+    assertStateKey(key);
+    assertStateValue(value);
+    this.#assertRunning();
+    const space = this.#open(namespace);
+    await this.#local(space, (map) => map.set(key, value));
+    return { level: 'eventual' };
+  }
+
+  /** Deletes `key` (durable like `put`); deleting an absent key writes nothing. */
+  async delete(namespace: string, key: string, _options: WriteOptions = {}): Promise<WriteResult> {
+    assertNamespace(namespace);
+    assertStateKey(key);
+    this.#assertRunning();
+    const space = this.#open(namespace);
+    if (space.map.has(key)) await this.#local(space, (map) => map.delete(key));
+    else await this.#lastPersist;
+    return { level: 'eventual' };
+  }
+
+  /**
+   * Applies several changes to one namespace in one Yjs transaction (one
+   * update on the wire and in the log); resolves once it is durable.
+   */
+  async transact(namespace: string, changes: (map: Y.Map<Uint8Array>) => void): Promise<WriteResult> {
+    assertNamespace(namespace);
+    this.#assertRunning();
+    await this.#local(this.#open(namespace), changes);
+    return { level: 'eventual' };
+  }
+
+  entries(namespace: string): ReadonlyMap<string, StateEntry> {
+    assertNamespace(namespace);
+    const map = this.#spaces.get(namespace)?.map;
+    if (!map) return new Map();
+    const keys = [...map.keys()].sort();
+    return new Map(keys.map((k) => [k, { value: map.get(k)!, level: 'eventual' as const }]));
+  }
+
+  watch(namespace: string, listener: (change: StateChange) => void): () => void {
+    assertNamespace(namespace);
+    const set = this.#watcherSet(namespace);
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  status(): StateSyncStatus {
+    const now = this.#init.clock.now();
+    let oldest = now;
+    for (const s of this.#spaces.values()) for (const t of s.unconfirmed.values()) oldest = Math.min(oldest, t);
+    return {
+      strategy: 'crdt',
+      writeLevel: 'eventual',
+      pendingWrites: this.#pendingLocal,
+      divergence: [...this.#divergence.values()],
+      convergenceLagMs: now - oldest,
+    };
+  }
+
+  /**
+   * The per-key version vector: for each Yjs client that ever wrote `key`,
+   * the highest clock of its writes to it (over the key's current value
+   * and the values it replaced). Equal on replicas that have seen the same
+   * writes of the key; empty when the key was never written.
+   */
+  versionVector(namespace: string, key: string): ReadonlyMap<number, number> {
+    assertNamespace(namespace);
+    assertStateKey(key);
+    const out = new Map<number, number>();
+    let item: Y.Item | null =
+      (this.#spaces.get(namespace)?.map as unknown as { _map: Map<string, Y.Item> } | undefined)?._map.get(key) ?? null;
+    while (item !== null) {
+      const top = item.id.clock + item.length - 1;
+      if ((out.get(item.id.client) ?? -1) < top) out.set(item.id.client, top);
+      item = item.left;
+    }
+    return out;
+  }
+
+  /** The Yjs document of `namespace` (created empty when unknown); for inspection and interop. */
+  doc(namespace: string): Y.Doc {
+    assertNamespace(namespace);
+    return this.#open(namespace).doc;
+  }
+
+  /** Namespaces this replica holds. */
+  namespaces(): string[] {
+    return [...this.#spaces.keys()];
+  }
+
+  /**
+   * Subscribes to key changes of every namespace with the transaction's
+   * origin (for {@link HybridSync}); returns the unsubscribe function.
+   */
+  onKeysChanged(listener: (ns: string, keys: readonly string[], origin: unknown) => void): () => void {
+    this.#spaceListeners.add(listener);
+    return () => this.#spaceListeners.delete(listener);
+  }
+
+  /**
+   * One anti-entropy round (run every `antiEntropyMs`): a digest of every
+   * namespace to every peer. Exposed so tests can trigger a round.
+   */
+  antiEntropy(): void {
+    if (!this.#running) return;
+    for (const space of this.#spaces.values()) {
+      const d = docDigest(space.doc);
+      const msg = encodeMsgpack({ v: 1, n: space.ns, s: d.stateVector, h: d.deleteSetHash });
+      for (const peer of this.#init.peers) this.#send(peer, CRDT_DIGEST_CHANNEL, msg);
+    }
+    if (this.#init.log && this.#init.log.lastIndex() - this.#init.log.firstIndex() + 1 > this.#compactAfter) {
+      void this.compact().catch((err) => this.#logger.warn('compaction failed', { err: String(err) }));
+    }
+  }
+
+  /**
+   * Merges the update log into one snapshot record per namespace: appends
+   * the snapshots, then drops every record before them. A crash between
+   * the two leaves both, which replays to the same state (Yjs updates are
+   * idempotent).
+   */
+  compact(): Promise<void> {
+    const log = this.#init.log;
+    if (!log || !this.#running) return Promise.resolve();
+    if (this.#compacting) return this.#compacting;
+    const run = async () => {
+      const cut = log.lastIndex();
+      if (cut < log.firstIndex()) return;
+      let next = cut;
+      const records = [...this.#spaces.values()].map((s) => ({
+        index: ++next,
+        term: 1,
+        data: encodeUpdateRecord({ kind: 'snapshot', namespace: s.ns, update: Y.encodeStateAsUpdate(s.doc) }),
+      }));
+      const appended = log.append(records);
+      this.#lastPersist = appended;
+      await appended;
+      await log.compact(cut, 1);
+      this.#stats.compactions++;
+    };
+    this.#compacting = run().finally(() => {
+      this.#compacting = undefined;
+    });
+    return this.#compacting;
+  }
+
+  #assertRunning(): void {
+    if (!this.#running) throw new NovacronError(CoreErrorCode.INVALID_STATE, 'CRDT sync is not running');
+    if (this.#persistError !== undefined) {
+      throw new NovacronError(CoreErrorCode.INVALID_STATE, 'CRDT update log failed; restart to recover', {
+        cause: this.#persistError,
+      });
+    }
+  }
+
+  async #local(space: Space, change: (map: Y.Map<Uint8Array>) => void): Promise<void> {
+    this.#pendingLocal++;
+    try {
+      space.doc.transact(() => change(space.map), LOCAL);
+      await this.#lastPersist;
+    } finally {
+      this.#pendingLocal--;
+    }
+  }
+
+  #watcherSet(ns: string): Set<(c: StateChange) => void> {
+    return this.#open(ns).watchers;
+  }
+
+  /** The namespace's space, created when new; `ASS_NAMESPACE_LIMIT` past `maxNamespaces`. */
+  #open(ns: string): Space {
+    const space = this.#space(ns, true);
+    if (!space) {
+      throw new NovacronError(
+        AssErrorCode.NAMESPACE_LIMIT,
+        `CRDT sync holds ${this.#maxNamespaces} namespaces already`,
+        {
+          details: { namespace: ns, maxNamespaces: this.#maxNamespaces },
+        },
+      );
+    }
+    return space;
+  }
+
+  #space(ns: string, create: boolean): Space | undefined {
+    const space = this.#spaces.get(ns);
+    if (space || !create) return space;
+    if (this.#spaces.size >= this.#maxNamespaces) return undefined;
+    const doc = new Y.Doc({ gc: true });
+    // Yjs draws client ids from Math.random; ours come from the injected Rng
+    // (a fresh one per start: an id must never be reused after a crash).
+    doc.clientID = this.#init.rng.nextUint32();
+    const map = doc.getMap<Uint8Array>(CRDT_MAP_NAME);
+    const created: Space = { ns, doc, map, seq: 0, watchers: new Set(), unconfirmed: new Map(), asked: undefined };
+    map.observe((event, tx) => {
+      const keys = [...event.keysChanged].sort();
+      for (const key of keys) {
+        const v = map.get(key);
+        created.seq++;
+        const c: StateChange = {
+          namespace: ns,
+          key,
+          entry: v === undefined ? null : { value: v, level: 'eventual' },
+          seq: created.seq,
+        };
+        for (const l of [...created.watchers]) {
+          try {
+            l(c);
+          } catch (err) {
+            this.#logger.warn('watch listener threw', { err: String(err) });
+          }
+        }
+      }
+      for (const l of this.#spaceListeners) l(ns, keys, tx.origin);
+    });
+    doc.on('update', (update: Uint8Array, origin: unknown) => this.#onUpdate(created, update, origin));
+    this.#spaces.set(ns, created);
+    return created;
+  }
+
+  #onUpdate(space: Space, update: Uint8Array, origin: unknown): void {
+    if (origin === RESTORE) return;
+    const now = this.#init.clock.now();
+    for (const peer of this.#init.peers) if (!space.unconfirmed.has(peer)) space.unconfirmed.set(peer, now);
+    this.#persist(space.ns, update);
+    if (!this.#running) return;
+    const from = origin === LOCAL ? undefined : (origin as RemoteOrigin | undefined)?.peer;
+    // With fanout covering every peer the origin reached them all itself:
+    // relaying would only duplicate (anti-entropy covers losses).
+    if (from !== undefined && this.#fanout >= this.#init.peers.length) return;
+    const targets = this.#init.peers.filter((p) => p !== from);
+    this.#init.rng.shuffle(targets);
+    const msg = this.#syncMessage(space.ns, (e) => syncProtocol.writeUpdate(e, update));
+    for (const peer of targets.slice(0, this.#fanout)) this.#send(peer, CRDT_SYNC_CHANNEL, msg);
+  }
+
+  #persist(ns: string, update: Uint8Array): void {
+    const log = this.#init.log;
+    if (!log) return;
+    const data = encodeUpdateRecord({ kind: 'update', namespace: ns, update });
+    const p = log.append([{ index: log.lastIndex() + 1, term: 1, data }]);
+    p.catch((err) => {
+      this.#persistError ??= err;
+      this.#logger.error('CRDT update log append failed', { err: String(err) });
+    });
+    this.#lastPersist = p;
+  }
+
+  #syncMessage(ns: string, write: (e: encoding.Encoder) => void): Uint8Array {
+    const e = encoding.createEncoder();
+    encoding.writeVarString(e, ns);
+    write(e);
+    return encoding.toUint8Array(e);
+  }
+
+  #send(peer: string, channel: string, msg: Uint8Array): void {
+    if (msg.length > this.#init.network.maxMessageSize) {
+      this.#stats.oversized++;
+      this.#logger.warn('sync message exceeds maxMessageSize; left to a later round', { peer, bytes: msg.length });
+      return;
+    }
+    this.#stats.bytesSent += msg.length;
+    this.#stats.messagesSent++;
+    this.#bytesCounter?.inc(msg.length);
+    this.#init.network.send(peer, channel, msg);
+  }
+
+  /**
+   * Sends a step 1 to `peer` (default a random one) unless another peer was
+   * asked within the last interval: several peers answering with the same
+   * large step 2 would make a joining replica transfer and apply it twice.
+   */
+  #ask(space: Space, peer?: string): void {
+    const target = peer ?? (this.#init.peers.length > 0 ? this.#init.rng.pick(this.#init.peers) : undefined);
+    if (target === undefined) return;
+    const now = this.#init.clock.now();
+    const last = space.asked;
+    if (last && last.peer !== target && now - last.at < this.#antiEntropyMs) return;
+    space.asked = { peer: target, at: now };
+    this.#sendStep1(target, space);
+  }
+
+  #sendStep1(peer: string, space: Space): void {
+    this.#send(
+      peer,
+      CRDT_SYNC_CHANNEL,
+      this.#syncMessage(space.ns, (e) => syncProtocol.writeSyncStep1(e, space.doc)),
+    );
+  }
+
+  #malformed(from: string, err: unknown): void {
+    this.#stats.malformed++;
+    this.#logger.debug('dropping malformed sync message', { from, err: String(err) });
+  }
+
+  #onSync(from: string, data: Uint8Array): void {
+    if (!this.#running) return;
+    let ns: string;
+    let type: number;
+    let payload: Uint8Array;
+    try {
+      const d = decoding.createDecoder(data);
+      ns = decoding.readVarString(d);
+      if (ns.length === 0 || ns.length > MAX_NAMESPACE_LENGTH) throw new Error('namespace length');
+      type = decoding.readVarUint(d);
+      payload = decoding.readVarUint8Array(d);
+      if (decoding.hasContent(d)) throw new Error('trailing bytes');
+      // State vectors are checked here; updates are checked by Yjs itself, which
+      // reads every struct of an update before integrating any (a malformed
+      // one throws first), so a second full decode would only double the cost.
+      if (type === syncProtocol.messageYjsSyncStep1) Y.decodeStateVector(payload);
+      else if (type !== syncProtocol.messageYjsSyncStep2 && type !== syncProtocol.messageYjsUpdate)
+        throw new Error(`unknown sync message type ${type}`);
+    } catch (err) {
+      this.#malformed(from, err);
+      return;
+    }
+    const space = this.#space(ns, true);
+    if (!space) return;
+    try {
+      if (type === syncProtocol.messageYjsSyncStep1) {
+        const theirs = Y.decodeStateVector(payload);
+        this.#send(
+          from,
+          CRDT_SYNC_CHANNEL,
+          this.#syncMessage(ns, (e) => syncProtocol.writeSyncStep2(e, space.doc, payload)),
+        );
+        // They have something we lack: ask for it in the same round.
+        if (!stateVectorCovers(Y.decodeStateVector(Y.encodeStateVector(space.doc)), theirs))
+          this.#sendStep1(from, space);
+      } else {
+        Y.applyUpdate(space.doc, payload, { peer: from } satisfies RemoteOrigin);
+      }
+    } catch (err) {
+      this.#malformed(from, err);
+    }
+  }
+
+  #onDigest(from: string, data: Uint8Array): void {
+    if (!this.#running) return;
+    let ns: string;
+    let sv: Uint8Array;
+    let hash: number;
+    let theirs: Map<number, number>;
+    try {
+      const m = decodeMsgpack(data) as Record<string, unknown>;
+      if (typeof m !== 'object' || m === null || m.v !== 1) throw new Error('version');
+      if (typeof m.n !== 'string' || m.n.length === 0 || m.n.length > MAX_NAMESPACE_LENGTH)
+        throw new Error('namespace');
+      if (!(m.s instanceof Uint8Array) || !Number.isInteger(m.h)) throw new Error('digest');
+      ns = m.n;
+      sv = m.s;
+      hash = m.h as number;
+      theirs = Y.decodeStateVector(sv);
+    } catch (err) {
+      this.#malformed(from, err);
+      return;
+    }
+    const space = this.#space(ns, true);
+    if (!space) return;
+    const mine = docDigest(space.doc);
+    const ours = Y.decodeStateVector(mine.stateVector);
+    const key = `${from}\u0000${ns}`;
+    if (stateVectorCovers(theirs, ours)) space.unconfirmed.delete(from);
+    if (stateVectorsEqual(ours, theirs) && mine.deleteSetHash === hash) {
+      this.#divergence.delete(key);
+      return;
+    }
+    if (!this.#divergence.has(key)) {
+      this.#stats.divergencesFound++;
+      this.#divergence.set(key, { peer: from, namespace: ns, since: this.#init.clock.now() });
+    }
+    // Repair both ways: what they lack (with our whole delete set), and a step 1 for what we lack.
+    this.#send(
+      from,
+      CRDT_SYNC_CHANNEL,
+      this.#syncMessage(ns, (e) => syncProtocol.writeSyncStep2(e, space.doc, sv)),
+    );
+    if (!stateVectorCovers(ours, theirs)) this.#ask(space, from);
+    else if (mine.deleteSetHash !== hash) this.#sendStep1(from, space);
+  }
+}
