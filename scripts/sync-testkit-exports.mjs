@@ -2,7 +2,7 @@
 // Regenerates @novacron/testkit's subpath exports and ESM-only tsup entries
 // from the files present: every src/compliance/<contract>.ts (except
 // fixtures.ts) becomes `@novacron/testkit/compliance/<contract>`, plus the
-// `vitest` helpers. Issues add compliance suites in parallel; deriving the
+// `vitest` helpers and the `wan` emulator. Issues add compliance suites in parallel; deriving the
 // list keeps those additions from colliding. Run after adding a suite.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -15,6 +15,8 @@ const suites = readdirSync(join(pkgDir, 'src', 'compliance'))
   .sort();
 const esmOnly = {
   vitest: 'src/vitest.ts',
+  // Node-only tools (child processes, namespaces): ESM only like the suites.
+  wan: 'src/wan.ts',
   ...Object.fromEntries(suites.map((s) => [`compliance/${s}`, `src/compliance/${s}.ts`])),
 };
 

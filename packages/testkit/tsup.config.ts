@@ -7,6 +7,7 @@ export default packageConfig(
   {
     // ESM only: these import vitest, which cannot be loaded with require().
     vitest: 'src/vitest.ts',
+    wan: 'src/wan.ts',
     'compliance/capacity-ledger': 'src/compliance/capacity-ledger.ts',
     'compliance/chunk-codec': 'src/compliance/chunk-codec.ts',
     'compliance/clock': 'src/compliance/clock.ts',
