@@ -15,6 +15,8 @@ export interface IperfResult {
   readonly lostPercent?: number;
   readonly packets?: number;
   readonly lostPackets?: number;
+  /** Per-second sending rates: `[start s, end s, bits/s]`. */
+  readonly intervals: [number, number, number][];
 }
 
 let nextPort = 5301;
@@ -66,6 +68,7 @@ interface IperfJson {
     sum_received: { bits_per_second: number };
     streams: { sender?: { min_rtt?: number; mean_rtt?: number } }[];
   };
+  intervals?: { sum: { start: number; end: number; bits_per_second: number } }[];
 }
 
 function summarise(j: IperfJson): IperfResult {
@@ -74,6 +77,7 @@ function summarise(j: IperfJson): IperfResult {
   return {
     receivedBps: end.sum_received.bits_per_second,
     sentBps: end.sum_sent.bits_per_second,
+    intervals: (j.intervals ?? []).map((i) => [i.sum.start, i.sum.end, i.sum.bits_per_second]),
     ...(end.sum_sent.retransmits !== undefined ? { retransmits: end.sum_sent.retransmits } : {}),
     ...(rtts.length > 0
       ? {

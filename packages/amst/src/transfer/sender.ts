@@ -141,8 +141,9 @@ class SendSession {
     this.o = options;
     this.clock = options.clock ?? systemClock();
     this.codec = options.codec ?? noneCodec();
-    this.chunkSize = options.chunkSize ?? 256 * 1024;
     const mode = options.mode ?? 'datacenter';
+    // Long lossy paths give each lane a small window: smaller chunks keep a lost packet from holding up much.
+    this.chunkSize = options.chunkSize ?? (mode === 'internet' ? 64 * 1024 : 256 * 1024);
     this.preset = { ...LANE_PRESETS[mode], ...options.preset };
     const lanes = options.lanes ?? 'adaptive';
     if (lanes === 'adaptive') {
@@ -194,9 +195,9 @@ class SendSession {
     if (initialRate !== undefined && initialRate > 0) this.bucket.rate = initialRate;
     try {
       await this.openLane(this.o.resumeToken !== undefined);
-      if (this.o.controlIntervalMs === undefined && this.minPathRtt * 8 > 250) {
+      if (this.o.controlIntervalMs === undefined && this.minPathRtt * 4 > 250) {
         controlTimer.cancel();
-        controlTimer = this.clock.setInterval(() => this.control(), Math.min(2_000, this.minPathRtt * 8));
+        controlTimer = this.clock.setInterval(() => this.control(), Math.min(2_000, this.minPathRtt * 4));
       }
       this.adjustLanes();
       while (!this.finAcked) {

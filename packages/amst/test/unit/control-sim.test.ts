@@ -63,11 +63,21 @@ describe('LaneController', () => {
 
   it('climbs while goodput grows and undoes a step that gained nothing', () => {
     const c = new LaneController({ preset });
-    expect(c.update(sample(10))).toBe(3); // probe up by half
-    expect(c.update(sample(15))).toBe(3); // settling
-    expect(c.update(sample(15))).toBe(6); // gained: double
+    expect(c.update(sample(10))).toBe(4); // probe: twice the lanes
+    expect(c.update(sample(15))).toBe(4); // settling
+    expect(c.update(sample(15))).toBe(8); // gained (less than in proportion): double again
     c.update(sample(15)); // settling
-    expect(c.update(sample(15))).toBe(3); // no gain: back
+    expect(c.update(sample(15))).toBe(4); // no gain: back
+    for (let i = 0; i < 4; i++) expect(c.update(sample(15))).toBe(4); // holds before probing again
+  });
+
+  it('steps fourfold when goodput grows in proportion to the lanes (a loss-limited path)', () => {
+    const c = new LaneController({ preset: { initial: 2, min: 1, max: 64 } });
+    expect(c.update(sample(10))).toBe(4);
+    c.update(sample(20)); // settling
+    expect(c.update(sample(19))).toBe(16); // 1.9x goodput for 2x lanes
+    c.update(sample(70)); // settling
+    expect(c.update(sample(70))).toBe(64); // capped at the preset's maximum
   });
 
   it('backs off when the path RTT inflates', () => {
