@@ -326,7 +326,7 @@ class SendSession {
       );
       const sentAt = this.clock.now();
       const iterator = stream[Symbol.asyncIterator]();
-      const decoder = new LaneDecoder(1024);
+      const decoder = new LaneDecoder(64 * 1024); // a HELLO_ACK lists up to 4096 held ranges
       let first: ReturnType<typeof decodeLaneMessage> | undefined;
       const pendingBodies: Uint8Array[] = [];
       while (!first) {
@@ -355,6 +355,7 @@ class SendSession {
       // With other lanes alive a smaller offset is only a HELLO_ACK overtaken by newer ACKs; with none, the
       // receiver's session is the one answering, and a smaller offset means it restarted with less.
       else if (first.deliveredOffset < this.delivered && this.liveLanes() === 0) this.rewind(first.deliveredOffset);
+      this.markHeld(first.held);
       const lane: Lane = { index, stream, inflight: new Set(), alive: true, retiring: false };
       this.lanes.add(lane);
       this.metrics.lanes.inc();
@@ -404,6 +405,26 @@ class SendSession {
       }),
     );
     throw this.failure;
+  }
+
+  /**
+   * Chunks the receiver already holds (its HELLO_ACK says so) count as
+   * acknowledged: their own ACKs died with the lanes that carried them, and
+   * resending them would only be dropped as duplicates.
+   */
+  private markHeld(held: readonly { offset: number; length: number }[]): void {
+    if (held.length === 0) return;
+    for (const c of this.chunks.values()) {
+      if (c.acked) continue;
+      const end = c.offset + c.raw.length;
+      if (held.some((r) => r.offset <= c.offset && end <= r.offset + r.length)) {
+        c.acked = true;
+        c.lane?.inflight.delete(c);
+        c.lane = undefined;
+        this.bytesAcked += c.raw.length;
+        this.metrics.acked.inc(c.raw.length);
+      }
+    }
   }
 
   private requeueAll(): void {
