@@ -38,7 +38,7 @@ describe('lane control loop (CUBIC senders on a shared simulated bottleneck)', (
   // 0.5 ms RTT, 1 Gbit/s, 64 KiB buffer: one stream fills it, more only add drops and timeouts.
   const shallow: Path = { latencyMs: 0.25, bytesPerSecond: 125e6, queueBytes: 64 * 1024 };
 
-  simTest('adds lanes where they pay: lossy long path', { seeds: 5 }, async (_world, seed) => {
+  simTest('adds lanes where they pay: lossy long path', { seeds: 5, timeout: 120_000 }, async (_world, seed) => {
     const one = await run(seed, lossyLong, 60e6, 1, 'internet');
     const sixteen = await run(seed, lossyLong, 60e6, 16, 'internet');
     const adaptive = await run(seed, lossyLong, 60e6, 'adaptive', 'internet');
@@ -48,13 +48,17 @@ describe('lane control loop (CUBIC senders on a shared simulated bottleneck)', (
     expect(adaptive.r.goodputBps).toBeGreaterThan(0.5 * sixteen.r.goodputBps);
   });
 
-  simTest('does not add lanes where they do not help: shallow queue', { seeds: 3 }, async (_world, seed) => {
-    const one = await run(seed, shallow, 40e6, 1, 'datacenter');
-    const adaptive = await run(seed, shallow, 40e6, 'adaptive', 'datacenter');
-    // Where it settles: the lane count it held most of the time (a probe may be in progress at the end).
-    expect(mostOf(adaptive.trace)).toBeLessThanOrEqual(2);
-    expect(adaptive.r.goodputBps).toBeGreaterThan(0.8 * one.r.goodputBps);
-  });
+  simTest(
+    'does not add lanes where they do not help: shallow queue',
+    { seeds: 3, timeout: 120_000 },
+    async (_world, seed) => {
+      const one = await run(seed, shallow, 40e6, 1, 'datacenter');
+      const adaptive = await run(seed, shallow, 40e6, 'adaptive', 'datacenter');
+      // Where it settles: the lane count it held most of the time (a probe may be in progress at the end).
+      expect(mostOf(adaptive.trace)).toBeLessThanOrEqual(2);
+      expect(adaptive.r.goodputBps).toBeGreaterThan(0.8 * one.r.goodputBps);
+    },
+  );
 });
 
 describe('LaneController', () => {

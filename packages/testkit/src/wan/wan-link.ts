@@ -244,6 +244,13 @@ function installExitHook(): void {
   process.once('exit', () => {
     for (const l of live) l.closeSync();
   });
+  // A signal would skip 'exit' handlers: tear down, then die of the same signal.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      for (const l of live) l.closeSync();
+      process.kill(process.pid, sig);
+    });
+  }
 }
 
 /** Two namespaces joined by the emulator; see {@link startWanLink}. */
