@@ -113,7 +113,8 @@ export class LaneController {
           return this.move(this.lanes * (proportional ? 4 : 2), s.goodputBps);
         }
         this.hold = 4;
-        this.lanes = before;
+        // A fourfold step that did not pay may still have overshot a gain: keep the doubling in between.
+        this.lanes = this.lanes >= before * 4 ? before * 2 : before;
         return this.lanes;
       }
       if (this.lanes < before) {
@@ -143,7 +144,8 @@ export class LaneController {
     const clamped = Math.min(this.preset.max, Math.max(this.preset.min, to));
     if (clamped !== this.lanes) {
       this.baseline = { lanes: this.lanes, goodput };
-      this.settle = 1;
+      // Many new lanes need longer to leave slow start than a few.
+      this.settle = clamped >= this.lanes * 4 ? 2 : 1;
     }
     this.lanes = clamped;
     return this.lanes;

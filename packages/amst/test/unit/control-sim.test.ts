@@ -80,8 +80,19 @@ describe('LaneController', () => {
     expect(c.update(sample(10))).toBe(4);
     c.update(sample(20)); // settling
     expect(c.update(sample(19))).toBe(16); // 1.9x goodput for 2x lanes
-    c.update(sample(70)); // settling
+    c.update(sample(70)); // settling: two intervals after a fourfold step
+    c.update(sample(70));
     expect(c.update(sample(70))).toBe(64); // capped at the preset's maximum
+  });
+
+  it('falls back to the doubling when a fourfold step gains nothing', () => {
+    const c = new LaneController({ preset: { initial: 2, min: 1, max: 64 } });
+    c.update(sample(10));
+    c.update(sample(20));
+    expect(c.update(sample(20))).toBe(16);
+    c.update(sample(20));
+    c.update(sample(20));
+    expect(c.update(sample(20))).toBe(8);
   });
 
   it('backs off when the path RTT inflates', () => {
