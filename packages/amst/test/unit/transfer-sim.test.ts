@@ -6,6 +6,9 @@ import { simTest } from '@novacron/testkit/vitest';
 import { describe, expect, it } from 'vitest';
 import { simPair, simTransfer } from './sim-harness.js';
 
+/** Ten times the seeds under NOVACRON_SLOW=1 (`pnpm test:slow`). */
+const more = (n: number) => (process.env.NOVACRON_SLOW === '1' ? 10 * n : n);
+
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** Wraps a transport so a test can reach the lanes it dialled. */
@@ -49,7 +52,7 @@ describe('transfer over simulated streams', () => {
     },
   );
 
-  simTest('a lane that dies mid-transfer has its chunks resent on the others', { seeds: 50 }, async (world) => {
+  simTest('a lane that dies mid-transfer has its chunks resent on the others', { seeds: more(50) }, async (world) => {
     const pair = simPair(world, { latencyMs: 10, bytesPerSecond: 12.5e6, queueBytes: 1e6 });
     const tap = tapped(pair.streams.transport('a'));
     const data = world.rng.fork('data').bytes(2_000_000);
@@ -74,7 +77,7 @@ describe('transfer over simulated streams', () => {
     expect(sha(pair.sinks[0]!.bytes())).toBe(sha(data));
   });
 
-  simTest('all lanes dying resumes from the delivered offset', { seeds: 50 }, async (world) => {
+  simTest('all lanes dying resumes from the delivered offset', { seeds: more(50) }, async (world) => {
     const metrics = new MemoryMetrics();
     const pair = simPair(world, { latencyMs: 10, bytesPerSecond: 12.5e6, queueBytes: 1e6 }, undefined, { metrics });
     const data = world.rng.fork('data').bytes(2_000_000);
@@ -99,7 +102,7 @@ describe('transfer over simulated streams', () => {
     expect(sha(pair.sinks[0]!.bytes())).toBe(sha(data));
   });
 
-  simTest('a resume resends only what the receiver does not hold', { seeds: 30 }, async (world) => {
+  simTest('a resume resends only what the receiver does not hold', { seeds: more(30) }, async (world) => {
     // A slow sink keeps acknowledged chunks buffered past the delivered offset when every lane is reset.
     const metrics = new MemoryMetrics();
     const sink = memorySink();
@@ -133,7 +136,7 @@ describe('transfer over simulated streams', () => {
     expect(sha(sink.bytes())).toBe(sha(data));
   });
 
-  simTest('corrupt chunks are refused, counted and resent', { seeds: 30 }, async (world) => {
+  simTest('corrupt chunks are refused, counted and resent', { seeds: more(30) }, async (world) => {
     const pair = simPair(world, { latencyMs: 2, bytesPerSecond: 125e6 });
     const data = world.rng.fork('data').bytes(1_000_000);
     const flip = world.rng.fork('flip');
