@@ -131,6 +131,9 @@ class SendSession {
   private minPathRtt = Number.POSITIVE_INFINITY;
   private minChunkRtt = Number.POSITIVE_INFINITY;
   private readonly bwSamples: number[] = [];
+  /** Lower bound of the total in-flight cap, doubled while the cap limits a growing goodput. */
+  private capFloor = 0;
+  private capLimited = false;
   private lastControl = { at: 0, acked: 0, sent: 0, retx: 0 };
   private lastProgress = { at: 0, acked: 0 };
   private intervalRtt = { sum: 0, n: 0 };
@@ -164,6 +167,7 @@ class SendSession {
       throw new NovacronError(CoreErrorCode.INVALID_ARGUMENT, 'resumeToken must be 32 hex digits');
     }
     this.window = options.windowBytes ?? 64 * 1024 * 1024;
+    this.capFloor = 8 * this.chunkSize;
     this.bucket = new TokenBucket(this.clock, Number.POSITIVE_INFINITY, 4 * this.chunkSize);
     this.modelPacing = options.modelPacing ?? mode === 'internet';
     this.maxCorrupt = options.maxCorruptChunks ?? 32;
@@ -522,6 +526,7 @@ class SendSession {
     for (;;) {
       if (!lane.alive || lane.retiring || this.failure) return undefined;
       if (this.laneBytes(lane) >= this.laneCap()) {
+        this.capLimited = true;
         await this.waitForEvent();
         continue;
       }
@@ -558,12 +563,12 @@ class SendSession {
   private laneCap(): number {
     const btlBw = this.bwSamples.length > 0 ? Math.max(...this.bwSamples) : 0;
     const lanes = Math.max(1, this.liveLanes());
-    if (btlBw <= 0 || !Number.isFinite(this.minChunkRtt)) return 8 * this.chunkSize;
+    if (btlBw <= 0 || !Number.isFinite(this.minChunkRtt)) return Math.max(8 * this.chunkSize, this.capFloor / lanes);
     // Chunk RTT, not handshake RTT: a chunk's round trip includes its serialisation and the receiver's work.
     // Floor of 20 ms: on a LAN or loopback the measured RTT is tiny, and a sender or receiver descheduled
     // for a few milliseconds (a busy host) would otherwise leave the lanes idle.
     const bdp = (btlBw * Math.max(this.srtt, 20)) / 1000;
-    return Math.max(4 * this.chunkSize, Math.ceil((2 * bdp) / lanes));
+    return Math.max(4 * this.chunkSize, Math.ceil(Math.max(2 * bdp, this.capFloor) / lanes));
   }
 
   /** Bytes in flight stay within the receiver's window past its delivered offset. */
@@ -798,6 +803,11 @@ class SendSession {
     const rtt = this.intervalRtt.n > 0 ? this.intervalRtt.sum / this.intervalRtt.n : this.srtt;
     this.lastControl = { at: now, acked: this.bytesAcked, sent: this.bytesSent, retx: this.retransmittedBytes };
     this.intervalRtt = { sum: 0, n: 0 };
+    // Slow start for the cap: measured goodput is itself held by the cap, so while lanes wait on it
+    // and goodput still grows, let the cap double each interval instead of waiting for the estimate.
+    const lastBw = this.bwSamples[this.bwSamples.length - 1] ?? 0;
+    if (this.capLimited && goodput > lastBw * 1.1) this.capFloor = Math.min(this.capFloor * 2, this.window);
+    this.capLimited = false;
     this.bwSamples.push(goodput);
     if (this.bwSamples.length > 10) this.bwSamples.shift();
     const btlBw = Math.max(...this.bwSamples);
@@ -810,7 +820,11 @@ class SendSession {
     });
     const external = this.o.rate?.();
     if (external !== undefined) this.bucket.rate = external > 0 ? external : Number.POSITIVE_INFINITY;
-    else if (this.modelPacing && now - this.startedAt > 1_000 && btlBw > 0) this.bucket.rate = btlBw * 1.25;
+    else if (this.modelPacing && now - this.startedAt > 1_000 && btlBw > 0) {
+      // Like BBR's startup gain: while goodput still grows, pace well above it, or pacing at 1.25x the
+      // estimate would itself hold the estimate down (one lane on a 150 ms path stuck near 30 Mbit/s).
+      this.bucket.rate = btlBw * (goodput > lastBw * 1.1 ? 2.5 : 1.25);
+    }
     if (this.controller && !this.finished && this.liveLanes() > 0 && goodput > 0) {
       // Chunk RTTs include serialisation at a lane's share of the rate, so they grow with the lane count
       // by themselves; the handshake RTT of the newest lane measures the path's queue instead.
