@@ -72,9 +72,6 @@ export class LaneController {
   private hold = 0;
   /** Samples still to skip after a change, while new lanes ramp up. */
   private settle = 0;
-  /** No probing until goodput stops growing by itself (slow start of the first lanes). */
-  private warming = true;
-  private lastGoodput = 0;
   /** Goodput seen at each lane count (best of recent samples). */
   private readonly seen = new Map<number, number>();
 
@@ -101,14 +98,6 @@ export class LaneController {
     if (this.settle > 0) {
       this.settle--;
       return this.lanes;
-    }
-    if (this.warming) {
-      // While the first lanes are still in slow start every sample beats the last; a probe judged then
-      // would credit the extra lanes with the ramp-up (BBR on a path one flow fills climbed to 64 that way).
-      const growing = s.goodputBps > this.lastGoodput * 1.25;
-      this.lastGoodput = s.goodputBps;
-      if (growing) return this.lanes;
-      this.warming = false;
     }
     const prev = this.seen.get(this.lanes) ?? 0;
     this.seen.set(this.lanes, Math.max(s.goodputBps, prev * 0.9));
