@@ -134,6 +134,8 @@ class SendSession {
   /** Lower bound of the total in-flight cap, doubled while the cap limits a growing goodput. */
   private capFloor = 0;
   private capLimited = false;
+  /** Not datacenter mode: the path's own RTT dominates, and the cap follows the smoothed RTT and may slow-start. */
+  private readonly longPath: boolean;
   private lastControl = { at: 0, acked: 0, sent: 0, retx: 0 };
   private lastProgress = { at: 0, acked: 0 };
   private intervalRtt = { sum: 0, n: 0 };
@@ -168,6 +170,7 @@ class SendSession {
     }
     this.window = options.windowBytes ?? 64 * 1024 * 1024;
     this.capFloor = 8 * this.chunkSize;
+    this.longPath = mode !== 'datacenter';
     this.bucket = new TokenBucket(this.clock, Number.POSITIVE_INFINITY, 4 * this.chunkSize);
     this.modelPacing = options.modelPacing ?? mode === 'internet';
     this.maxCorrupt = options.maxCorruptChunks ?? 32;
@@ -567,7 +570,11 @@ class SendSession {
     // Chunk RTT, not handshake RTT: a chunk's round trip includes its serialisation and the receiver's work.
     // Floor of 20 ms: on a LAN or loopback the measured RTT is tiny, and a sender or receiver descheduled
     // for a few milliseconds (a busy host) would otherwise leave the lanes idle.
-    const bdp = (btlBw * Math.max(this.srtt, 20)) / 1000;
+    // Datacenter mode keeps the minimum chunk RTT: there the RTT is queueing in the hosts, and a cap that
+    // follows it fills the sockets' kernel buffers, all of which a reset discards (95 resent chunks
+    // instead of 3-19 when every lane was reset on loopback).
+    const rtt = this.longPath ? this.srtt : this.minChunkRtt;
+    const bdp = (btlBw * Math.max(rtt, 20)) / 1000;
     return Math.max(4 * this.chunkSize, Math.ceil(Math.max(2 * bdp, this.capFloor) / lanes));
   }
 
@@ -806,7 +813,8 @@ class SendSession {
     // Slow start for the cap: measured goodput is itself held by the cap, so while lanes wait on it
     // and goodput still grows, let the cap double each interval instead of waiting for the estimate.
     const lastBw = this.bwSamples[this.bwSamples.length - 1] ?? 0;
-    if (this.capLimited && goodput > lastBw * 1.1) this.capFloor = Math.min(this.capFloor * 2, this.window);
+    if (this.longPath && this.capLimited && goodput > lastBw * 1.1)
+      this.capFloor = Math.min(this.capFloor * 2, this.window);
     this.capLimited = false;
     this.bwSamples.push(goodput);
     if (this.bwSamples.length > 10) this.bwSamples.shift();
