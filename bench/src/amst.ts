@@ -113,14 +113,17 @@ async function resumeScenario() {
     listen: (a, h) => tcp.listen(a, h),
   };
   const hash = createHash('sha256');
-  const receiver = new AmstReceiver({
+  let duplicateChunks = -1;
+  const receiver: AmstReceiver = new AmstReceiver({
     transport: tcp,
     listenAddress: '127.0.0.1:0',
-    onTransfer: () => ({
+    onTransfer: (t) => ({
       write: async (d) => {
         hash.update(d);
       },
-      close: async () => {},
+      close: async () => {
+        duplicateChunks = receiver.transferStats(t.transferId)?.duplicateChunks ?? -1;
+      },
     }),
   });
   await receiver.start();
@@ -147,9 +150,18 @@ async function resumeScenario() {
     resumes: result.resumes,
     retransmittedChunks: result.retransmittedChunks,
     retransmittedBytes: result.retransmittedBytes,
+    // Chunks that reached the receiver twice: the wire bytes the resume wasted. The rest of the resent
+    // chunks died in the reset connections' kernel buffers and had to cross again.
+    receiverDuplicateChunks: duplicateChunks,
     bound: 4 * chunkSize,
     withinOneChunkPerLane: result.retransmittedBytes <= 4 * chunkSize,
   };
+}
+
+if (process.argv.includes('resume')) {
+  // Only the resume scenario (a quick check): `npx tsx bench/src/amst.ts resume`.
+  console.log(JSON.stringify(await resumeScenario(), null, 2));
+  process.exit(0);
 }
 
 const rows: { name: string; gbps: number; lanes?: string }[] = [];

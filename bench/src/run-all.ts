@@ -16,6 +16,7 @@ const BENCHES = [
   'sim-speed.ts',
   'amst.ts',
   'ass.ts',
+  'wan.ts',
   'hde.ts',
   'pba.ts',
   'itp.ts',

@@ -18,7 +18,7 @@ export interface LanePreset {
 export const LANE_PRESETS: Readonly<Record<LinkMode, LanePreset>> = {
   datacenter: { initial: 1, min: 1, max: 4 },
   hybrid: { initial: 2, min: 1, max: 16 },
-  internet: { initial: 4, min: 1, max: 64 },
+  internet: { initial: 2, min: 1, max: 64 },
 };
 
 /** One control interval's measurements. */
@@ -48,11 +48,17 @@ export interface LaneControllerOptions {
 }
 
 /**
- * Hill-climbs the lane count on measured goodput. It probes with half
- * again as many lanes, waits one interval for them to ramp up, then compares
- * the next: a step that raised goodput by `minGain` is kept and followed by a
- * doubling; one that did not is undone and the count holds for a few
- * intervals before probing again. RTT inflation or
+ * Hill-climbs the lane count on measured goodput. It probes with twice as
+ * many lanes, waits one interval for them to ramp up, then compares the
+ * next: a step that raised goodput by `minGain` is kept and followed by
+ * another doubling, or by a fourfold step when goodput grew nearly in
+ * proportion to the lanes (a loss-limited path, where each lane adds about
+ * one TCP flow's share: getting to 64 lanes quickly is most of the gain);
+ * a step that did not is undone and the count holds for a few intervals
+ * before probing again. Starting low and probing up (rather than starting
+ * high and probing down) keeps a path that one lane fills at one or two
+ * lanes: on such paths goodput samples are too noisy for a downward probe to
+ * tell a real loss from chance. RTT inflation or
  * loss above 5% with no goodput gain steps down. Decisions are pure
  * functions of the samples, so they replay exactly in the simulator.
  */
@@ -102,9 +108,13 @@ export class LaneController {
       this.baseline = undefined;
       const gained = s.goodputBps > goodput * (1 + this.minGain);
       if (this.lanes > before) {
-        if (gained && !(this.polite && inflated)) return this.move(this.lanes * 2, s.goodputBps);
+        if (gained && !(this.polite && inflated)) {
+          const proportional = s.goodputBps / goodput - 1 >= 0.7 * (this.lanes / before - 1);
+          return this.move(this.lanes * (proportional ? 4 : 2), s.goodputBps);
+        }
         this.hold = 4;
-        this.lanes = before;
+        // A fourfold step that did not pay may still have overshot a gain: keep the doubling in between.
+        this.lanes = this.lanes >= before * 4 ? before * 2 : before;
         return this.lanes;
       }
       if (this.lanes < before) {
@@ -125,8 +135,8 @@ export class LaneController {
       return this.move(Math.max(this.preset.min, Math.floor(this.lanes * 0.75)), s.goodputBps);
     }
     if (inflated) return this.lanes;
-    // Probe by half again as many lanes: a multiplicative step makes a real gain stand out of the noise.
-    if (this.lanes < this.preset.max) return this.move(Math.ceil(this.lanes * 1.5), s.goodputBps);
+    // Probe with twice the lanes: a multiplicative step makes a real gain stand out of the noise.
+    if (this.lanes < this.preset.max) return this.move(this.lanes * 2, s.goodputBps);
     return this.lanes;
   }
 
@@ -134,7 +144,8 @@ export class LaneController {
     const clamped = Math.min(this.preset.max, Math.max(this.preset.min, to));
     if (clamped !== this.lanes) {
       this.baseline = { lanes: this.lanes, goodput };
-      this.settle = 1;
+      // Many new lanes need longer to leave slow start than a few.
+      this.settle = clamped >= this.lanes * 4 ? 2 : 1;
     }
     this.lanes = clamped;
     return this.lanes;

@@ -29,6 +29,15 @@ export const MSG_FIN_ACK = 7;
 /** Lane message type: receiver failed the transfer with an error code. */
 export const MSG_ERROR = 8;
 
+/** Most held ranges a HELLO_ACK lists (a receiver holding more lists the first ones; the sender resends the rest). */
+export const MAX_HELD_RANGES = 4096;
+
+/** A byte range past the delivered offset that a receiver already holds: `[offset, offset + length)`. */
+export interface HeldRange {
+  readonly offset: number;
+  readonly length: number;
+}
+
 /** Unknown total size in a HELLO. */
 export const SIZE_UNKNOWN = 2 ** 53 - 1;
 
@@ -43,7 +52,14 @@ export type LaneMessage =
       chunkSize: number;
       lane: number;
     }
-  | { type: typeof MSG_HELLO_ACK; transferId: Uint8Array; deliveredOffset: number; windowBytes: number }
+  | {
+      type: typeof MSG_HELLO_ACK;
+      transferId: Uint8Array;
+      deliveredOffset: number;
+      windowBytes: number;
+      /** Chunks the receiver holds past `deliveredOffset`: a resuming sender resends only the rest. */
+      held: readonly HeldRange[];
+    }
   | {
       type: typeof MSG_DATA;
       seq: number;
@@ -101,12 +117,18 @@ export function encodeLaneMessage(m: Exclude<LaneMessage, { type: typeof MSG_DAT
       break;
     }
     case MSG_HELLO_ACK: {
-      body = new Uint8Array(1 + TRANSFER_ID_BYTES + 8 + 4);
+      const held = m.held.slice(0, MAX_HELD_RANGES);
+      body = new Uint8Array(1 + TRANSFER_ID_BYTES + 8 + 4 + 2 + 12 * held.length);
       const v = new DataView(body.buffer);
       body[0] = m.type;
       body.set(m.transferId, 1);
       putU64(v, 17, m.deliveredOffset);
       v.setUint32(25, m.windowBytes);
+      v.setUint16(29, held.length);
+      held.forEach((r, i) => {
+        putU64(v, 31 + 12 * i, r.offset);
+        v.setUint32(39 + 12 * i, r.length);
+      });
       break;
     }
     case MSG_ACK: {
@@ -196,14 +218,31 @@ export function decodeLaneMessage(body: Uint8Array): LaneMessage {
         chunkSize: v.getUint32(27),
         lane: v.getUint16(31),
       };
-    case MSG_HELLO_ACK:
-      exact(29);
+    case MSG_HELLO_ACK: {
+      need(31);
+      const n = v.getUint16(29);
+      if (n > MAX_HELD_RANGES) throw invalid(`HELLO_ACK lists ${n} held ranges (max ${MAX_HELD_RANGES})`);
+      exact(31 + 12 * n);
+      const deliveredOffset = getU64(v, 17);
+      const held: HeldRange[] = [];
+      let end = deliveredOffset;
+      for (let i = 0; i < n; i++) {
+        const offset = getU64(v, 31 + 12 * i);
+        const length = v.getUint32(39 + 12 * i);
+        // Ranges are sorted, disjoint, non-empty and past the delivered offset: anything else is malformed.
+        if (length === 0 || offset < end || offset + length > 2 ** 53 - 1)
+          throw invalid('HELLO_ACK held ranges out of order');
+        held.push({ offset, length });
+        end = offset + length;
+      }
       return {
         type: MSG_HELLO_ACK,
         transferId: body.slice(1, 17),
-        deliveredOffset: getU64(v, 17),
+        deliveredOffset,
         windowBytes: v.getUint32(25),
+        held,
       };
+    }
     case MSG_DATA: {
       need(18);
       const codecLength = body[17]!;

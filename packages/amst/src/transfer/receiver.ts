@@ -27,6 +27,7 @@ import {
   MSG_HELLO_ACK,
   MSG_NACK,
   SIZE_UNKNOWN,
+  type HeldRange,
   decodeLaneMessage,
   encodeLaneMessage,
 } from './lane-wire.js';
@@ -143,6 +144,7 @@ export class AmstReceiver implements Startable {
   private listener: Listener | undefined;
   private readonly corruptCounter;
   private readonly bytesCounter;
+  private readonly duplicateCounter;
 
   constructor(options: AmstReceiverOptions) {
     this.opts = options;
@@ -156,6 +158,10 @@ export class AmstReceiver implements Startable {
     this.corruptCounter = metrics.counter({
       name: 'novacron_amst_corrupt_chunks_total',
       help: 'Chunks received with a bad checksum or length.',
+    });
+    this.duplicateCounter = metrics.counter({
+      name: 'novacron_amst_duplicate_chunks_total',
+      help: 'Chunks received again although already held or delivered (wire bytes wasted by resends).',
     });
     this.bytesCounter = metrics.counter({
       name: 'novacron_amst_received_bytes_total',
@@ -279,6 +285,7 @@ export class AmstReceiver implements Startable {
         transferId: s.idBytes,
         deliveredOffset: s.delivered,
         windowBytes: this.windowBytes,
+        held: heldRanges(s.buffer, s.delivered),
       }),
     );
     return s;
@@ -293,6 +300,7 @@ export class AmstReceiver implements Startable {
       lane.write(encodeLaneMessage({ type: MSG_ACK, seq: m.seq, deliveredOffset: s.delivered })).catch(() => {});
     if (m.offset + m.rawLength <= s.delivered || s.buffer.has(m.offset)) {
       s.duplicates++;
+      this.duplicateCounter.inc();
       void ack();
       return;
     }
@@ -328,6 +336,7 @@ export class AmstReceiver implements Startable {
       offset = s.delivered;
       if (s.buffer.has(offset)) {
         s.duplicates++;
+        this.duplicateCounter.inc();
         void ack();
         return;
       }
@@ -420,6 +429,19 @@ export class AmstReceiver implements Startable {
       this.sessions.delete(s.id);
     }, this.resumeWindowMs);
   }
+}
+
+/** The buffered chunks past `delivered` as sorted, merged ranges (what HELLO_ACK tells a resuming sender). */
+function heldRanges(buffer: Map<number, Uint8Array>, delivered: number): HeldRange[] {
+  const offsets = [...buffer.keys()].filter((o) => o >= delivered).sort((a, b) => a - b);
+  const out: { offset: number; length: number }[] = [];
+  for (const o of offsets) {
+    const len = buffer.get(o)!.length;
+    const last = out[out.length - 1];
+    if (last && last.offset + last.length === o) last.length += len;
+    else if (!last || o >= last.offset + last.length) out.push({ offset: o, length: len });
+  }
+  return out;
 }
 
 /** A sink that keeps everything in memory; `bytes()` returns the concatenation. For tests and small objects. */

@@ -131,6 +131,11 @@ class SendSession {
   private minPathRtt = Number.POSITIVE_INFINITY;
   private minChunkRtt = Number.POSITIVE_INFINITY;
   private readonly bwSamples: number[] = [];
+  /** Lower bound of the total in-flight cap, doubled while the cap limits a growing goodput. */
+  private capFloor = 0;
+  private capLimited = false;
+  /** Not datacenter mode: the path's own RTT dominates, and the cap follows the smoothed RTT and may slow-start. */
+  private readonly longPath: boolean;
   private lastControl = { at: 0, acked: 0, sent: 0, retx: 0 };
   private lastProgress = { at: 0, acked: 0 };
   private intervalRtt = { sum: 0, n: 0 };
@@ -141,8 +146,9 @@ class SendSession {
     this.o = options;
     this.clock = options.clock ?? systemClock();
     this.codec = options.codec ?? noneCodec();
-    this.chunkSize = options.chunkSize ?? 256 * 1024;
     const mode = options.mode ?? 'datacenter';
+    // Long lossy paths give each lane a small window: smaller chunks keep a lost packet from holding up much.
+    this.chunkSize = options.chunkSize ?? (mode === 'internet' ? 64 * 1024 : 256 * 1024);
     this.preset = { ...LANE_PRESETS[mode], ...options.preset };
     const lanes = options.lanes ?? 'adaptive';
     if (lanes === 'adaptive') {
@@ -163,6 +169,8 @@ class SendSession {
       throw new NovacronError(CoreErrorCode.INVALID_ARGUMENT, 'resumeToken must be 32 hex digits');
     }
     this.window = options.windowBytes ?? 64 * 1024 * 1024;
+    this.capFloor = 8 * this.chunkSize;
+    this.longPath = mode !== 'datacenter';
     this.bucket = new TokenBucket(this.clock, Number.POSITIVE_INFINITY, 4 * this.chunkSize);
     this.modelPacing = options.modelPacing ?? mode === 'internet';
     this.maxCorrupt = options.maxCorruptChunks ?? 32;
@@ -194,9 +202,9 @@ class SendSession {
     if (initialRate !== undefined && initialRate > 0) this.bucket.rate = initialRate;
     try {
       await this.openLane(this.o.resumeToken !== undefined);
-      if (this.o.controlIntervalMs === undefined && this.minPathRtt * 8 > 250) {
+      if (this.o.controlIntervalMs === undefined && this.minPathRtt * 4 > 250) {
         controlTimer.cancel();
-        controlTimer = this.clock.setInterval(() => this.control(), Math.min(2_000, this.minPathRtt * 8));
+        controlTimer = this.clock.setInterval(() => this.control(), Math.min(2_000, this.minPathRtt * 4));
       }
       this.adjustLanes();
       while (!this.finAcked) {
@@ -325,7 +333,7 @@ class SendSession {
       );
       const sentAt = this.clock.now();
       const iterator = stream[Symbol.asyncIterator]();
-      const decoder = new LaneDecoder(1024);
+      const decoder = new LaneDecoder(64 * 1024); // a HELLO_ACK lists up to 4096 held ranges
       let first: ReturnType<typeof decodeLaneMessage> | undefined;
       const pendingBodies: Uint8Array[] = [];
       while (!first) {
@@ -354,6 +362,7 @@ class SendSession {
       // With other lanes alive a smaller offset is only a HELLO_ACK overtaken by newer ACKs; with none, the
       // receiver's session is the one answering, and a smaller offset means it restarted with less.
       else if (first.deliveredOffset < this.delivered && this.liveLanes() === 0) this.rewind(first.deliveredOffset);
+      this.markHeld(first.held);
       const lane: Lane = { index, stream, inflight: new Set(), alive: true, retiring: false };
       this.lanes.add(lane);
       this.metrics.lanes.inc();
@@ -403,6 +412,26 @@ class SendSession {
       }),
     );
     throw this.failure;
+  }
+
+  /**
+   * Chunks the receiver already holds (its HELLO_ACK says so) count as
+   * acknowledged: their own ACKs died with the lanes that carried them, and
+   * resending them would only be dropped as duplicates.
+   */
+  private markHeld(held: readonly { offset: number; length: number }[]): void {
+    if (held.length === 0) return;
+    for (const c of this.chunks.values()) {
+      if (c.acked) continue;
+      const end = c.offset + c.raw.length;
+      if (held.some((r) => r.offset <= c.offset && end <= r.offset + r.length)) {
+        c.acked = true;
+        c.lane?.inflight.delete(c);
+        c.lane = undefined;
+        this.bytesAcked += c.raw.length;
+        this.metrics.acked.inc(c.raw.length);
+      }
+    }
   }
 
   private requeueAll(): void {
@@ -500,6 +529,7 @@ class SendSession {
     for (;;) {
       if (!lane.alive || lane.retiring || this.failure) return undefined;
       if (this.laneBytes(lane) >= this.laneCap()) {
+        this.capLimited = true;
         await this.waitForEvent();
         continue;
       }
@@ -524,21 +554,28 @@ class SendSession {
   }
 
   /**
-   * Unacknowledged bytes one lane may hold: its share of 2.5 × the
-   * bandwidth-delay product (bottleneck rate × min RTT, as BBR estimates
-   * them), at least two chunks. Without the cap a lane's socket buffer would
-   * swallow chunks a faster lane could have carried, and the transfer would
-   * finish at the pace of its slowest lane.
+   * Unacknowledged bytes one lane may hold: its share of twice the
+   * bandwidth-delay product (bottleneck rate × smoothed chunk RTT), at least
+   * four chunks. Without the cap a lane's socket buffer would swallow chunks
+   * a faster lane could have carried, and the transfer would finish at the
+   * pace of its slowest lane. The smoothed RTT, not the minimum: measured
+   * goodput is itself limited by the cap, and with the minimum RTT a long
+   * path's cap settled where it held TCP below its window (one lane on a
+   * 40 ms path reached 20 Mbit/s where iperf3 reached 74; with srtt, 70).
    */
   private laneCap(): number {
     const btlBw = this.bwSamples.length > 0 ? Math.max(...this.bwSamples) : 0;
     const lanes = Math.max(1, this.liveLanes());
-    if (btlBw <= 0 || !Number.isFinite(this.minChunkRtt)) return 8 * this.chunkSize;
+    if (btlBw <= 0 || !Number.isFinite(this.minChunkRtt)) return Math.max(8 * this.chunkSize, this.capFloor / lanes);
     // Chunk RTT, not handshake RTT: a chunk's round trip includes its serialisation and the receiver's work.
     // Floor of 20 ms: on a LAN or loopback the measured RTT is tiny, and a sender or receiver descheduled
     // for a few milliseconds (a busy host) would otherwise leave the lanes idle.
-    const bdp = (btlBw * Math.max(this.minChunkRtt, 20)) / 1000;
-    return Math.max(4 * this.chunkSize, Math.ceil((2.5 * bdp) / lanes));
+    // Datacenter mode keeps the minimum chunk RTT: there the RTT is queueing in the hosts, and a cap that
+    // follows it fills the sockets' kernel buffers, all of which a reset discards (95 resent chunks
+    // instead of 3-19 when every lane was reset on loopback).
+    const rtt = this.longPath ? this.srtt : this.minChunkRtt;
+    const bdp = (btlBw * Math.max(rtt, 20)) / 1000;
+    return Math.max(4 * this.chunkSize, Math.ceil(Math.max(2 * bdp, this.capFloor) / lanes));
   }
 
   /** Bytes in flight stay within the receiver's window past its delivered offset. */
@@ -773,6 +810,12 @@ class SendSession {
     const rtt = this.intervalRtt.n > 0 ? this.intervalRtt.sum / this.intervalRtt.n : this.srtt;
     this.lastControl = { at: now, acked: this.bytesAcked, sent: this.bytesSent, retx: this.retransmittedBytes };
     this.intervalRtt = { sum: 0, n: 0 };
+    // Slow start for the cap: measured goodput is itself held by the cap, so while lanes wait on it
+    // and goodput still grows, let the cap double each interval instead of waiting for the estimate.
+    const lastBw = this.bwSamples[this.bwSamples.length - 1] ?? 0;
+    if (this.longPath && this.capLimited && goodput > lastBw * 1.1)
+      this.capFloor = Math.min(this.capFloor * 2, this.window);
+    this.capLimited = false;
     this.bwSamples.push(goodput);
     if (this.bwSamples.length > 10) this.bwSamples.shift();
     const btlBw = Math.max(...this.bwSamples);
@@ -785,7 +828,11 @@ class SendSession {
     });
     const external = this.o.rate?.();
     if (external !== undefined) this.bucket.rate = external > 0 ? external : Number.POSITIVE_INFINITY;
-    else if (this.modelPacing && now - this.startedAt > 1_000 && btlBw > 0) this.bucket.rate = btlBw * 1.25;
+    else if (this.modelPacing && now - this.startedAt > 1_000 && btlBw > 0) {
+      // Like BBR's startup gain: while goodput still grows, pace well above it, or pacing at 1.25x the
+      // estimate would itself hold the estimate down (one lane on a 150 ms path stuck near 30 Mbit/s).
+      this.bucket.rate = btlBw * (goodput > lastBw * 1.1 ? 2.5 : 1.25);
+    }
     if (this.controller && !this.finished && this.liveLanes() > 0 && goodput > 0) {
       // Chunk RTTs include serialisation at a lane's share of the rate, so they grow with the lane count
       // by themselves; the handshake RTT of the newest lane measures the path's queue instead.

@@ -85,7 +85,7 @@ export interface SendTransferOptions {
   readonly lanes?: number | 'adaptive';
   /** Overrides the mode's {@link LanePreset}. */
   readonly preset?: Partial<LanePreset>;
-  /** Raw bytes per chunk (default 256 KiB). */
+  /** Raw bytes per chunk (default 256 KiB; 64 KiB in `internet` mode). */
   readonly chunkSize?: number;
   /** Sender's cap on raw bytes beyond the receiver's delivered offset (default 64 MiB; the receiver's is also honoured). */
   readonly windowBytes?: number;
@@ -98,7 +98,7 @@ export interface SendTransferOptions {
   readonly modelPacing?: boolean;
   /** Polite: hold the preset's minimum lane count (one by default): at most one TCP flow's share against competing traffic. */
   readonly polite?: boolean;
-  /** Control-loop period (default 250 ms, or 4 RTTs if longer). */
+  /** Control-loop period (default 250 ms, or 4 path RTTs if longer, at most 2 s). */
   readonly controlIntervalMs?: number;
   /** Progress period (default 250 ms). */
   readonly progressIntervalMs?: number;

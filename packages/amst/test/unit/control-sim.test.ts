@@ -38,7 +38,7 @@ describe('lane control loop (CUBIC senders on a shared simulated bottleneck)', (
   // 0.5 ms RTT, 1 Gbit/s, 64 KiB buffer: one stream fills it, more only add drops and timeouts.
   const shallow: Path = { latencyMs: 0.25, bytesPerSecond: 125e6, queueBytes: 64 * 1024 };
 
-  simTest('adds lanes where they pay: lossy long path', { seeds: 5 }, async (_world, seed) => {
+  simTest('adds lanes where they pay: lossy long path', { seeds: 5, timeout: 120_000 }, async (_world, seed) => {
     const one = await run(seed, lossyLong, 60e6, 1, 'internet');
     const sixteen = await run(seed, lossyLong, 60e6, 16, 'internet');
     const adaptive = await run(seed, lossyLong, 60e6, 'adaptive', 'internet');
@@ -48,13 +48,17 @@ describe('lane control loop (CUBIC senders on a shared simulated bottleneck)', (
     expect(adaptive.r.goodputBps).toBeGreaterThan(0.5 * sixteen.r.goodputBps);
   });
 
-  simTest('does not add lanes where they do not help: shallow queue', { seeds: 3 }, async (_world, seed) => {
-    const one = await run(seed, shallow, 40e6, 1, 'datacenter');
-    const adaptive = await run(seed, shallow, 40e6, 'adaptive', 'datacenter');
-    // Where it settles: the lane count it held most of the time (a probe may be in progress at the end).
-    expect(mostOf(adaptive.trace)).toBeLessThanOrEqual(2);
-    expect(adaptive.r.goodputBps).toBeGreaterThan(0.8 * one.r.goodputBps);
-  });
+  simTest(
+    'does not add lanes where they do not help: shallow queue',
+    { seeds: 3, timeout: 120_000 },
+    async (_world, seed) => {
+      const one = await run(seed, shallow, 40e6, 1, 'datacenter');
+      const adaptive = await run(seed, shallow, 40e6, 'adaptive', 'datacenter');
+      // Where it settles: the lane count it held most of the time (a probe may be in progress at the end).
+      expect(mostOf(adaptive.trace)).toBeLessThanOrEqual(2);
+      expect(adaptive.r.goodputBps).toBeGreaterThan(0.8 * one.r.goodputBps);
+    },
+  );
 });
 
 describe('LaneController', () => {
@@ -63,11 +67,32 @@ describe('LaneController', () => {
 
   it('climbs while goodput grows and undoes a step that gained nothing', () => {
     const c = new LaneController({ preset });
-    expect(c.update(sample(10))).toBe(3); // probe up by half
-    expect(c.update(sample(15))).toBe(3); // settling
-    expect(c.update(sample(15))).toBe(6); // gained: double
+    expect(c.update(sample(10))).toBe(4); // probe: twice the lanes
+    expect(c.update(sample(15))).toBe(4); // settling
+    expect(c.update(sample(15))).toBe(8); // gained (less than in proportion): double again
     c.update(sample(15)); // settling
-    expect(c.update(sample(15))).toBe(3); // no gain: back
+    expect(c.update(sample(15))).toBe(4); // no gain: back
+    for (let i = 0; i < 4; i++) expect(c.update(sample(15))).toBe(4); // holds before probing again
+  });
+
+  it('steps fourfold when goodput grows in proportion to the lanes (a loss-limited path)', () => {
+    const c = new LaneController({ preset: { initial: 2, min: 1, max: 64 } });
+    expect(c.update(sample(10))).toBe(4);
+    c.update(sample(20)); // settling
+    expect(c.update(sample(19))).toBe(16); // 1.9x goodput for 2x lanes
+    c.update(sample(70)); // settling: two intervals after a fourfold step
+    c.update(sample(70));
+    expect(c.update(sample(70))).toBe(64); // capped at the preset's maximum
+  });
+
+  it('falls back to the doubling when a fourfold step gains nothing', () => {
+    const c = new LaneController({ preset: { initial: 2, min: 1, max: 64 } });
+    c.update(sample(10));
+    c.update(sample(20));
+    expect(c.update(sample(20))).toBe(16);
+    c.update(sample(20));
+    c.update(sample(20));
+    expect(c.update(sample(20))).toBe(8);
   });
 
   it('backs off when the path RTT inflates', () => {

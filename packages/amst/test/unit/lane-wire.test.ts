@@ -19,6 +19,19 @@ import { describe, expect, it } from 'vitest';
 const u64 = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
 
+/** Sorted, disjoint ranges past `from`, derived from the drawn numbers. */
+function held(from: number, seed: number): { offset: number; length: number }[] {
+  const out: { offset: number; length: number }[] = [];
+  let at = from;
+  for (let i = 0; i < seed % 5 && at < 2 ** 52; i++) {
+    at += 1 + ((seed >>> (i * 3)) % 1000);
+    const length = 1 + ((seed >>> i) % 70000);
+    out.push({ offset: at, length });
+    at += length;
+  }
+  return out;
+}
+
 describe('lane wire', () => {
   it('round-trips control messages and DATA through a decoder fed in random splits', () => {
     fc.assert(
@@ -40,7 +53,13 @@ describe('lane wire', () => {
               chunkSize: 65536,
               lane: 3,
             }),
-            encodeLaneMessage({ type: MSG_HELLO_ACK, transferId: id, deliveredOffset: big, windowBytes: seq }),
+            encodeLaneMessage({
+              type: MSG_HELLO_ACK,
+              transferId: id,
+              deliveredOffset: big,
+              windowBytes: seq,
+              held: held(big, seq),
+            }),
             encodeLaneMessage({ type: MSG_ACK, seq, deliveredOffset: big }),
             encodeLaneMessage({ type: MSG_NACK, seq, reason: 1 }),
             encodeLaneMessage({ type: MSG_FIN, totalSize: big }),
@@ -61,6 +80,7 @@ describe('lane wire', () => {
           expect(decoder.clean).toBe(true);
           const decoded = bodies.map(decodeLaneMessage);
           expect(decoded.map((m) => m.type)).toEqual([1, 2, 4, 5, 6, 3]);
+          expect(decoded[1]).toMatchObject({ deliveredOffset: big, windowBytes: seq, held: held(big, seq) });
           const data = decoded[5]!;
           if (data.type !== MSG_DATA) throw new Error('not data');
           expect(data).toMatchObject({ seq, offset: big, rawLength: payload.length, codec: 'zstd-3', checksum: crc });
@@ -82,6 +102,30 @@ describe('lane wire', () => {
       }),
       { numRuns: 5000 },
     );
+  });
+
+  it('refuses HELLO_ACK held ranges that overlap, go backwards or are empty', () => {
+    const id = new Uint8Array(16);
+    const bad = [
+      [
+        { offset: 100, length: 10 },
+        { offset: 105, length: 10 },
+      ],
+      [{ offset: 5, length: 10 }], // before the delivered offset (10)
+      [{ offset: 20, length: 0 }],
+    ];
+    for (const ranges of bad) {
+      const bytes = encodeLaneMessage({
+        type: MSG_HELLO_ACK,
+        transferId: id,
+        deliveredOffset: 10,
+        windowBytes: 1,
+        held: ranges,
+      });
+      expect(() => decodeLaneMessage(bytes.subarray(4))).toThrow(
+        expect.objectContaining({ code: 'AMST_FRAME_INVALID' }),
+      );
+    }
   });
 
   it('rejects a length prefix over the limit before buffering the body', () => {

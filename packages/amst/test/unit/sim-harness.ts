@@ -1,8 +1,19 @@
-import { AmstReceiver, type SendTransferOptions, memorySink, sendTransfer } from '@novacron/amst';
+import {
+  AmstReceiver,
+  type AmstReceiverOptions,
+  type SendTransferOptions,
+  memorySink,
+  sendTransfer,
+} from '@novacron/amst';
 import { SimStreams, type SimWorld, simRun } from '@novacron/testkit';
 
 /** A sender node `a` and a receiver node `b` on simulated TCP streams. */
-export function simPair(world: SimWorld, path: Record<string, number> = {}, mss = 16 * 1024) {
+export function simPair(
+  world: SimWorld,
+  path: Record<string, number> = {},
+  mss = 16 * 1024,
+  receiverOptions: Partial<AmstReceiverOptions> = {},
+) {
   world.addNode('a');
   world.addNode('b');
   const streams = new SimStreams(world, { path, tcp: { mss } });
@@ -16,6 +27,7 @@ export function simPair(world: SimWorld, path: Record<string, number> = {}, mss 
       sinks.push(s);
       return s;
     },
+    ...receiverOptions,
   });
   return { streams, receiver, sinks };
 }

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
-import { AmstErrorCode, type TransferProgress } from '@novacron/amst';
-import { type ChunkCodec, type Duplex, type StreamTransport, isNovacronError } from '@novacron/core';
+import { AmstErrorCode, type TransferProgress, memorySink } from '@novacron/amst';
+import { type ChunkCodec, type Duplex, MemoryMetrics, type StreamTransport, isNovacronError } from '@novacron/core';
 import { SimWorld } from '@novacron/testkit';
 import { simTest } from '@novacron/testkit/vitest';
 import { describe, expect, it } from 'vitest';
 import { simPair, simTransfer } from './sim-harness.js';
+
+/** Ten times the seeds under NOVACRON_SLOW=1 (`pnpm test:slow`). */
+const more = (n: number) => (process.env.NOVACRON_SLOW === '1' ? 10 * n : n);
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -49,7 +52,7 @@ describe('transfer over simulated streams', () => {
     },
   );
 
-  simTest('a lane that dies mid-transfer has its chunks resent on the others', { seeds: 50 }, async (world) => {
+  simTest('a lane that dies mid-transfer has its chunks resent on the others', { seeds: more(50) }, async (world) => {
     const pair = simPair(world, { latencyMs: 10, bytesPerSecond: 12.5e6, queueBytes: 1e6 });
     const tap = tapped(pair.streams.transport('a'));
     const data = world.rng.fork('data').bytes(2_000_000);
@@ -74,8 +77,9 @@ describe('transfer over simulated streams', () => {
     expect(sha(pair.sinks[0]!.bytes())).toBe(sha(data));
   });
 
-  simTest('all lanes dying resumes from the delivered offset', { seeds: 50 }, async (world) => {
-    const pair = simPair(world, { latencyMs: 10, bytesPerSecond: 12.5e6, queueBytes: 1e6 });
+  simTest('all lanes dying resumes from the delivered offset', { seeds: more(50) }, async (world) => {
+    const metrics = new MemoryMetrics();
+    const pair = simPair(world, { latencyMs: 10, bytesPerSecond: 12.5e6, queueBytes: 1e6 }, undefined, { metrics });
     const data = world.rng.fork('data').bytes(2_000_000);
     let resets = 0;
     const r = await simTransfer(world, pair, {
@@ -92,10 +96,47 @@ describe('transfer over simulated streams', () => {
     expect(r.resumes).toBe(1);
     // Resent at most what was in flight: the window.
     expect(r.retransmittedBytes).toBeLessThanOrEqual(512 * 1024);
+    // The HELLO_ACK's held ranges: nothing the receiver already had crosses the wire again.
+    const duplicates = metrics.snapshot().find((m) => m.name === 'novacron_amst_duplicate_chunks_total');
+    expect(duplicates?.series[0]?.value ?? 0).toBe(0);
     expect(sha(pair.sinks[0]!.bytes())).toBe(sha(data));
   });
 
-  simTest('corrupt chunks are refused, counted and resent', { seeds: 30 }, async (world) => {
+  simTest('a resume resends only what the receiver does not hold', { seeds: more(30) }, async (world) => {
+    // A slow sink keeps acknowledged chunks buffered past the delivered offset when every lane is reset.
+    const metrics = new MemoryMetrics();
+    const sink = memorySink();
+    const clock = () => world.node('b').clock;
+    const pair = simPair(world, { latencyMs: 5, bytesPerSecond: 25e6, queueBytes: 1e6 }, undefined, {
+      metrics,
+      onTransfer: () => ({
+        write: async (d) => {
+          await clock().sleep(4);
+          await sink.write(d);
+        },
+        close: () => sink.close(),
+      }),
+    });
+    const data = world.rng.fork('data').bytes(3_000_000);
+    let resets = 0;
+    const r = await simTransfer(world, pair, {
+      source: data,
+      lanes: 3,
+      chunkSize: 32 * 1024,
+      windowBytes: 1024 * 1024,
+      progressIntervalMs: 20,
+      onProgress: (p: TransferProgress) => {
+        if (resets === 0 && p.bytesAcked > 1_000_000) resets = pair.streams.resetStreams('a', 'b');
+      },
+    });
+    expect(resets).toBeGreaterThan(0);
+    expect(r.resumes).toBe(1);
+    const duplicates = metrics.snapshot().find((m) => m.name === 'novacron_amst_duplicate_chunks_total');
+    expect(duplicates?.series[0]?.value ?? 0).toBe(0);
+    expect(sha(sink.bytes())).toBe(sha(data));
+  });
+
+  simTest('corrupt chunks are refused, counted and resent', { seeds: more(30) }, async (world) => {
     const pair = simPair(world, { latencyMs: 2, bytesPerSecond: 125e6 });
     const data = world.rng.fork('data').bytes(1_000_000);
     const flip = world.rng.fork('flip');
