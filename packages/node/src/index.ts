@@ -1,2 +1,10 @@
-// This package has no exports yet: its issue has not landed. See README.md.
-export {};
+/**
+ * `@novacron/node`: the runnable NovaCron node. A component graph wires the
+ * DWCP packages (acp consensus, amst peer network, itp placement, providers)
+ * into a node with a configuration schema, an HTTP API, metrics and a CLI.
+ *
+ * @packageDocumentation
+ */
+export * from './errors.js';
+export * from './components/component.js';
+export * from './components/component-graph.js';
