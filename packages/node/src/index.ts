@@ -13,3 +13,6 @@ export * from './config/presets.js';
 export * from './config/schema-leaves.js';
 export * from './config/load-config.js';
 export * from './config/config-docs.js';
+export * from './cluster/strong-store.js';
+export * from './cluster/ledger-state.js';
+export * from './cluster/store-capacity-ledger.js';
