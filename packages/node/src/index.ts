@@ -16,3 +16,5 @@ export * from './config/config-docs.js';
 export * from './cluster/strong-store.js';
 export * from './cluster/ledger-state.js';
 export * from './cluster/store-capacity-ledger.js';
+export * from './membership/membership.js';
+export * from './membership/static-membership.js';
