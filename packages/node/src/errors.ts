@@ -37,6 +37,8 @@ export const NodeErrorCode = {
   NO_QUORUM: 'NODE_NO_QUORUM',
   /** The node is not started (or is stopping). */
   NOT_RUNNING: 'NODE_NOT_RUNNING',
+  /** An unexpected failure inside the node (a bug or an untyped platform error); `cause` holds it. */
+  INTERNAL: 'NODE_INTERNAL',
   /** The HTTP client got a response it cannot interpret (not JSON, wrong shape). */
   CLIENT_BAD_RESPONSE: 'NODE_CLIENT_BAD_RESPONSE',
   /** The HTTP client could not reach the node. */
