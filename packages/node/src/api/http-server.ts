@@ -259,8 +259,10 @@ async function forward(node: NovacronNode, req: IncomingMessage, ctx: Ctx): Prom
   const leaderUrl = node.cluster.leaderApiUrl();
   if (req.headers['x-novacron-forwarded'] || !leaderUrl || leaderUrl === node.apiUrl)
     throw nodeError(NodeErrorCode.NO_QUORUM, 'no reachable leader for this write', { leader: node.cluster.leader });
-  const hasBody = req.method === 'POST' || req.method === 'PUT';
-  const body = hasBody ? JSON.stringify(await ctx.body().catch(() => ({}))) : undefined;
+  const hasBody =
+    (req.method === 'POST' || req.method === 'PUT') &&
+    (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined);
+  const body = hasBody ? JSON.stringify(await ctx.body()) : undefined;
   try {
     const r = await fetch(new URL(req.url ?? '/', leaderUrl), {
       method: req.method ?? 'GET',

@@ -80,7 +80,13 @@ describe('StaticMembership', () => {
     );
     fc.assert(
       fc.property(fc.jsonValue(), (v) => {
-        decodeProbe(encodeMsgpack(v as never));
+        let bytes: Uint8Array;
+        try {
+          bytes = encodeMsgpack(v as never);
+        } catch {
+          return; // values core's encoder refuses (e.g. "__proto__" keys) never reach the wire
+        }
+        decodeProbe(bytes);
       }),
       { numRuns: 500 },
     );
