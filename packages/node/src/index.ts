@@ -32,3 +32,4 @@ export * from './api/openapi.js';
 export * from './api/http-server.js';
 export * from './api/client.js';
 export * from './start-node.js';
+export { runCli } from './cli/main.js';

@@ -43,7 +43,13 @@ export interface LoadedNodeConfig {
 }
 
 // Variables other tools of the project use; not configuration keys.
-const RESERVED_ENV = new Set(['NOVACRON_CONFIG', 'NOVACRON_SLOW', 'NOVACRON_FC_SEED']);
+const RESERVED_ENV = new Set([
+  'NOVACRON_CONFIG',
+  'NOVACRON_SLOW',
+  'NOVACRON_FC_SEED',
+  'NOVACRON_API_URL',
+  'NOVACRON_API_TOKEN',
+]);
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

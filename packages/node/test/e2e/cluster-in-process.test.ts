@@ -24,6 +24,8 @@ beforeAll(async () => {
           zone: `z${i + 1}`,
         },
         network: { listen: `127.0.0.1:${p}`, seeds },
+        // A slower tick than the preset's keeps a loaded CI machine from electing spuriously.
+        cluster: { raft: { tickMs: 100 } },
         api: { listen: '127.0.0.1:0' },
         log: { level: 'silent' },
       }),
