@@ -45,6 +45,7 @@ interface Peer {
   lastSeenAt: number | undefined;
   rttMs: number | undefined;
   meta: Record<string, string>;
+  pongs: number;
 }
 
 /**
@@ -74,7 +75,15 @@ export class StaticMembership implements Membership {
     this.localId = init.network.localId;
     for (const [id, address] of init.seeds)
       if (id !== this.localId)
-        this.#peers.set(id, { id, address, status: 'alive', lastSeenAt: undefined, rttMs: undefined, meta: {} });
+        this.#peers.set(id, {
+          id,
+          address,
+          status: 'alive',
+          lastSeenAt: undefined,
+          rttMs: undefined,
+          meta: {},
+          pongs: 0,
+        });
   }
 
   start(): void {
@@ -168,7 +177,9 @@ export class StaticMembership implements Membership {
       this.#init.network.send(from, PROBE_CHANNEL, encodeMsgpack([VERSION, PONG, msg.nonce, msg.sentAt, this.#meta]));
     } else if (msg.sentAt <= now && now - msg.sentAt < 3_600_000) {
       p.rttMs = now - msg.sentAt;
-      this.#init.onSample?.(from, { at: now, rttMs: p.rttMs, source: 'node-probe' });
+      // The first pong's RTT includes connection setup (TCP handshake, peer start-up): it says
+      // nothing about the link, and the detector's first sample sets the mode at once.
+      if (p.pongs++ > 0) this.#init.onSample?.(from, { at: now, rttMs: p.rttMs, source: 'node-probe' });
     }
     this.#set(p, 'alive');
   }
