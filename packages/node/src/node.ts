@@ -25,6 +25,7 @@ import { StoreCapacityLedger } from './cluster/store-capacity-ledger.js';
 import { component, type NodeComponent } from './components/component.js';
 import { ComponentGraph } from './components/component-graph.js';
 import { type ConsensusFactory, defaultConsensusFactory } from './consensus-factory.js';
+import { NodeErrorCode, nodeError } from './errors.js';
 import { type LoadNodeConfigOptions, loadNodeConfig } from './config/load-config.js';
 import type { NodeConfig, NodeConfigInput } from './config/schema.js';
 import type { Membership } from './membership/membership.js';
@@ -119,6 +120,22 @@ export class NovacronNode {
     this.logger = options.logger ?? pinoLogger({ level: config.log.level, base: { cluster: config.cluster.name } });
     this.metrics = options.metrics ?? new PromMetrics();
     for (const [name, f] of Object.entries(options.placementProfiles ?? {})) this.planner.register(name, f);
+    const unknown = Object.entries(config.mode.profiles).filter(
+      ([, p]) => !this.planner.policies.includes(p.placementPolicy),
+    );
+    if (unknown.length > 0)
+      throw nodeError(
+        NodeErrorCode.CONFIG_INVALID,
+        `invalid configuration:\n${unknown.map(([m, p]) => `  mode.profiles.${m}.placementPolicy = "${p.placementPolicy}": expected one of ${this.planner.policies.join(', ')}`).join('\n')}`,
+        {
+          issues: unknown.map(([m, p]) => ({
+            path: `mode.profiles.${m}.placementPolicy`,
+            value: p.placementPolicy,
+            expected: `one of ${this.planner.policies.join(', ')}`,
+            source: 'programmatic',
+          })),
+        },
+      );
     this.detector = new ModeDetector({
       thresholds: config.mode.thresholds,
       window: config.mode.window,

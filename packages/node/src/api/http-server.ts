@@ -88,99 +88,135 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
  * `x-novacron-forwarded`); with no reachable leader they answer 503
  * `NODE_NO_QUORUM`. Every request runs in an OpenTelemetry span.
  */
+/** A request handler serving the node API, for mounting in an existing HTTP server. */
+export interface ApiHandler {
+  /** Serves one request (paths as in docs/api/openapi.json; strip any mount prefix first). */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Ends open event streams (call before closing the server). */
+  closeStreams(): void;
+}
+
+/**
+ * The node API as a plain `(req, res)` handler: embed it in your own
+ * `node:http` server (see examples/node-embed-http), or let
+ * {@link apiServer} run it on `api.listen`. Errors are
+ * `{ error: { code, message, details } }` with the status from
+ * {@link statusOf}. Writes reaching a follower are forwarded to the
+ * leader's API (one hop, marked with `x-novacron-forwarded`); with no
+ * reachable leader they answer 503 `NODE_NO_QUORUM`. Every request runs in
+ * an OpenTelemetry span and is counted in `novacron_api_requests_total`.
+ */
+export function apiHandler(node: NovacronNode, options: ApiServerOptions = {}): ApiHandler {
+  const sse = new Set<ServerResponse>();
+  const tracer = trace.getTracer('@novacron/node');
+  const requests = node.metrics.counter({
+    name: 'novacron_api_requests_total',
+    help: 'HTTP API requests by route and status',
+    labelNames: ['route', 'status'],
+  });
+  const latency = node.metrics.histogram({
+    name: 'novacron_api_request_duration_ms',
+    help: 'HTTP API request latency',
+    labelNames: ['route'],
+    buckets: [1, 5, 10, 50, 100, 500, 1000, 5000],
+  });
+  const auth: AuthHook = options.auth ?? tokenAuth(node.config.api.token);
+  const routes = buildRoutes(node, sse);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const t0 = performance.now();
+    const url = new URL(req.url ?? '/', 'http://local');
+    let route: Route | undefined;
+    let params: string[] = [];
+    let pathMatched = false;
+    for (const r of routes) {
+      const m = r.re.exec(url.pathname);
+      if (!m) continue;
+      pathMatched = true;
+      if (r.method === req.method) {
+        route = r;
+        params = m.slice(1).map(decodeURIComponent);
+        break;
+      }
+    }
+    const name = route ? `${route.method} ${route.path}` : 'unmatched';
+    await tracer.startActiveSpan(name, async (span) => {
+      span.setAttribute('http.request.method', req.method ?? '');
+      span.setAttribute('url.path', url.pathname);
+      let status = 500;
+      try {
+        if (!node.running && route?.path !== '/healthz')
+          throw nodeError(NodeErrorCode.NOT_RUNNING, 'the node is not running (starting or stopping)', {});
+        if (!route) {
+          throw pathMatched
+            ? nodeError(NodeErrorCode.API_METHOD_NOT_ALLOWED, `${req.method} is not allowed on ${url.pathname}`, {
+                path: url.pathname,
+              })
+            : nodeError(NodeErrorCode.API_NOT_FOUND, `no route ${url.pathname}`, { path: url.pathname });
+        }
+        if (!route.open && !(await Promise.resolve(auth(req, name)).catch(() => false)))
+          throw nodeError(NodeErrorCode.API_UNAUTHORIZED, 'authentication required', {});
+        let cached: Promise<unknown> | undefined;
+        const ctx: Ctx = { req, res, params, body: () => (cached ??= readJson(req, node.config.api.maxBodyBytes)) };
+        if (route.write && !node.cluster.isLeader()) {
+          const forwarded = await forward(node, req, ctx);
+          status = forwarded.status;
+          res.writeHead(status, { 'content-type': 'application/json' }).end(forwarded.text);
+          return;
+        }
+        const out = await route.handler(ctx);
+        if (out === undefined) {
+          status = res.statusCode; // streamed (SSE, metrics)
+          return;
+        }
+        status = out.status;
+        if (out.body === undefined) res.writeHead(status).end();
+        else res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(out.body));
+      } catch (err) {
+        const e = isNovacronError(err)
+          ? err
+          : nodeError(NodeErrorCode.INTERNAL, err instanceof Error ? err.message : String(err), {}, err);
+        status = statusOf(e.code);
+        if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: e.message });
+        if (status === 500) node.logger.error('api request failed', { route: name, error: e.message });
+        if (!res.headersSent)
+          res
+            .writeHead(status, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ error: { code: e.code, message: e.message, details: safeDetails(e) } }));
+        else res.end();
+      } finally {
+        span.setAttribute('http.response.status_code', status);
+        span.end();
+        requests.inc(1, { route: name, status: String(status) });
+        latency.observe(performance.now() - t0, { route: name });
+      }
+    });
+  };
+  return {
+    handle,
+    closeStreams: () => {
+      for (const r of sse) r.end();
+      sse.clear();
+    },
+  };
+}
+
+/**
+ * The API as a node component: an `node:http` server on `api.listen`
+ * running {@link apiHandler}. `startNode` adds it unless `api.enabled` is false.
+ */
 export function apiServer(options: ApiServerOptions = {}): (node: NovacronNode) => NodeComponent {
   return (node) => {
     let server: Server | undefined;
-    const sse = new Set<ServerResponse>();
-    const tracer = trace.getTracer('@novacron/node');
-    const requests = node.metrics.counter({
-      name: 'novacron_api_requests_total',
-      help: 'HTTP API requests by route and status',
-      labelNames: ['route', 'status'],
-    });
-    const latency = node.metrics.histogram({
-      name: 'novacron_api_request_duration_ms',
-      help: 'HTTP API request latency',
-      labelNames: ['route'],
-      buckets: [1, 5, 10, 50, 100, 500, 1000, 5000],
-    });
-    const auth: AuthHook = options.auth ?? tokenAuth(node.config.api.token);
-    const routes = buildRoutes(node, sse);
-
-    const handle = async (req: IncomingMessage, res: ServerResponse) => {
-      const t0 = performance.now();
-      const url = new URL(req.url ?? '/', 'http://local');
-      let route: Route | undefined;
-      let params: string[] = [];
-      let pathMatched = false;
-      for (const r of routes) {
-        const m = r.re.exec(url.pathname);
-        if (!m) continue;
-        pathMatched = true;
-        if (r.method === req.method) {
-          route = r;
-          params = m.slice(1).map(decodeURIComponent);
-          break;
-        }
-      }
-      const name = route ? `${route.method} ${route.path}` : 'unmatched';
-      await tracer.startActiveSpan(name, async (span) => {
-        span.setAttribute('http.request.method', req.method ?? '');
-        span.setAttribute('url.path', url.pathname);
-        let status = 500;
-        try {
-          if (!route) {
-            throw pathMatched
-              ? nodeError(NodeErrorCode.API_METHOD_NOT_ALLOWED, `${req.method} is not allowed on ${url.pathname}`, {
-                  path: url.pathname,
-                })
-              : nodeError(NodeErrorCode.API_NOT_FOUND, `no route ${url.pathname}`, { path: url.pathname });
-          }
-          if (!route.open && !(await Promise.resolve(auth(req, name)).catch(() => false)))
-            throw nodeError(NodeErrorCode.API_UNAUTHORIZED, 'authentication required', {});
-          let cached: Promise<unknown> | undefined;
-          const ctx: Ctx = { req, res, params, body: () => (cached ??= readJson(req, node.config.api.maxBodyBytes)) };
-          if (route.write && !node.cluster.isLeader()) {
-            const forwarded = await forward(node, req, ctx);
-            status = forwarded.status;
-            res.writeHead(status, { 'content-type': 'application/json' }).end(forwarded.text);
-            return;
-          }
-          const out = await route.handler(ctx);
-          if (out === undefined) {
-            status = res.statusCode; // streamed (SSE, metrics)
-            return;
-          }
-          status = out.status;
-          if (out.body === undefined) res.writeHead(status).end();
-          else res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(out.body));
-        } catch (err) {
-          const e = isNovacronError(err)
-            ? err
-            : nodeError(NodeErrorCode.INTERNAL, err instanceof Error ? err.message : String(err), {}, err);
-          status = statusOf(e.code);
-          if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: e.message });
-          if (status === 500) node.logger.error('api request failed', { route: name, error: e.message });
-          if (!res.headersSent)
-            res
-              .writeHead(status, { 'content-type': 'application/json' })
-              .end(JSON.stringify({ error: { code: e.code, message: e.message, details: safeDetails(e) } }));
-          else res.end();
-        } finally {
-          span.setAttribute('http.response.status_code', status);
-          span.end();
-          requests.inc(1, { route: name, status: String(status) });
-          latency.observe(performance.now() - t0, { route: name });
-        }
-      });
-    };
-
+    let api: ApiHandler | undefined;
     return {
       name: 'api',
       dependsOn: ['cluster'],
       start: async () => {
+        api = apiHandler(node, options);
+        const h = api;
         server = createServer((req, res) => {
-          handle(req, res).catch(() => res.destroy());
+          h.handle(req, res).catch(() => res.destroy());
         });
         server.headersTimeout = 10_000;
         server.requestTimeout = 30_000;
@@ -193,8 +229,7 @@ export function apiServer(options: ApiServerOptions = {}): (node: NovacronNode) 
         node.setApiUrl(`http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
       },
       stop: async () => {
-        for (const r of sse) r.end();
-        sse.clear();
+        api?.closeStreams();
         if (!server) return;
         const s = server;
         server = undefined;

@@ -8,14 +8,17 @@ const SEED = z
   .string()
   .regex(/^[A-Za-z0-9._-]{1,128}@(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'node-id@host:port');
 const POSITIVE_MS = z.number().int().positive();
-const PLACEMENT_POLICY = z.enum([
+const BUILT_IN_POLICIES = [
   'most-allocated',
   'least-allocated',
   'first-fit',
   'dot-product',
   'l2-alignment',
   'geographic',
-]);
+] as const;
+// A string, not an enum: embedders register their own profiles by name (`createNode(..., { placementProfiles })`);
+// the node checks the name exists when it is built.
+const PLACEMENT_POLICY = z.string().min(1).max(64);
 
 /** Per-mode settings every component reads when the node's mode changes. */
 const modeProfile = (d: {
@@ -23,7 +26,7 @@ const modeProfile = (d: {
   codec: string;
   window: number;
   horizonMin: number;
-  policy: z.infer<typeof PLACEMENT_POLICY>;
+  policy: (typeof BUILT_IN_POLICIES)[number];
   sync: 'strong' | 'crdt' | 'hybrid';
 }) =>
   z
@@ -46,7 +49,9 @@ const modeProfile = (d: {
         .max(1440)
         .default(d.horizonMin)
         .describe('How far ahead pba forecasts, in minutes.'),
-      placementPolicy: PLACEMENT_POLICY.default(d.policy).describe('itp profile for new placements in this mode.'),
+      placementPolicy: PLACEMENT_POLICY.default(d.policy).describe(
+        `itp profile for new placements in this mode: ${BUILT_IN_POLICIES.map((p) => `\`${p}\``).join(', ')}, or a name registered through \`placementProfiles\`.`,
+      ),
       stateSync: z
         .enum(['strong', 'crdt', 'hybrid'])
         .default(d.sync)
