@@ -20,6 +20,7 @@ const BENCHES = [
   'itp.ts',
   'itp-batch.ts',
   'qemu-migration.ts',
+  'node-reconfigure.ts',
 ];
 
 const filters = process.argv.slice(2);

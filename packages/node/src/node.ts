@@ -112,6 +112,7 @@ export class NovacronNode {
   #lastReconfigureMs: number | undefined;
   #apiUrl: string | undefined;
   #started = false;
+  #reconfiguring: Promise<void> = Promise.resolve();
 
   constructor(config: NodeConfig, options: CreateNodeOptions = {}) {
     this.config = config;
@@ -217,6 +218,11 @@ export class NovacronNode {
     if (mode === undefined) this.detector.clearOverride();
     else this.detector.setOverride(mode);
     return this.modeStatus();
+  }
+
+  /** Resolves once every mode change so far has been applied to every component. */
+  reconfigured(): Promise<void> {
+    return this.#reconfiguring;
   }
 
   /** Health of every component. */

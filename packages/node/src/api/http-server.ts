@@ -432,7 +432,9 @@ function buildRoutes(node: NovacronNode, sse: Set<ServerResponse>): Route[] {
     r('GET', '/v1/mode', async () => ok(node.modeStatus())),
     r('PUT', '/v1/mode', async (ctx) => {
       const { override } = parse(modeOverrideSchema, await ctx.body(), 'mode override');
-      return ok(node.setModeOverride((override ?? undefined) as LinkMode | undefined));
+      node.setModeOverride((override ?? undefined) as LinkMode | undefined);
+      await node.reconfigured();
+      return ok(node.modeStatus());
     }),
     r('GET', '/v1/events', async ({ req, res }) => {
       res.writeHead(200, {
