@@ -272,12 +272,6 @@ export const nodeConfigSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
-  model: z
-    .strictObject({
-      url: z.url().optional().describe("pba model service URL; when set, its forecasts feed itp's learned scorer."),
-      timeoutMs: POSITIVE_MS.max(60_000).default(500).describe('Model service request timeout.'),
-    })
-    .prefault({}),
   log: z
     .strictObject({
       level: z
