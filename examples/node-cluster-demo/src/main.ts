@@ -123,12 +123,23 @@ async function main(): Promise<void> {
   const groups = ['web', 'api', 'db', 'cache', 'queue', 'search'];
   for (let i = 0; i < 12; i++) {
     const group = groups[i % 6]!;
-    await clients[i % 3]!.createVm({
+    const request = {
       id: `${group}-${Math.floor(i / 6) + 1}`,
       resources: { cpuMillis: 1000 + 250 * (i % 3), memoryBytes: GiB * (1 + (i % 2)) },
       group,
-      antiAffinity: { required: [{ scope: 'host', group }] },
-    });
+      antiAffinity: { required: [{ scope: 'host' as const, group }] },
+    };
+    // An election on a busy machine answers 503 NODE_NO_QUORUM for a moment: retry (a retry that finds the
+    // VM means the first attempt committed).
+    for (let attempt = 0; ; attempt++) {
+      const err = await clients[i % 3]!.createVm(request).then(
+        () => undefined,
+        (e: { code?: string }) => e,
+      );
+      if (err === undefined || (err.code === 'NODE_VM_EXISTS' && attempt > 0)) break;
+      if (err.code !== 'NODE_NO_QUORUM' || attempt >= 8) throw err;
+      await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
+    }
   }
   let vms = await clients[1]!.listVms();
   log('placed 12 VMs (6 anti-affine pairs: never two of a group on one host):');

@@ -3,11 +3,13 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isNovacronError } from '@novacron/core';
+import { pino } from 'pino';
 import { stringify as toYaml } from 'yaml';
 import { NovacronClient } from '../api/client.js';
 import { loadNodeConfig } from '../config/load-config.js';
 import type { NodeConfigInput } from '../config/schema.js';
 import { NodeErrorCode } from '../errors.js';
+import { pinoLogger } from '../observability/pino-logger.js';
 import { startNode } from '../start-node.js';
 import { bytes, parseBytes, table } from './table.js';
 
@@ -230,7 +232,15 @@ function flagsConfig(values: Values): NodeConfigInput {
 async function nodeStart(values: Values, io: typeof defaultIo): Promise<number> {
   let node: Awaited<ReturnType<typeof startNode>>;
   try {
-    node = await startNode(flagsConfig(values), { sources: { ...fileOpt(values), env: process.env } });
+    const sources = { ...fileOpt(values), env: process.env };
+    const { config } = loadNodeConfig({ ...sources, overrides: flagsConfig(values) });
+    // Logs go to stderr so stdout carries only the CLI's own lines (JSON with --json).
+    const logger = pinoLogger({
+      level: config.log.level,
+      base: { cluster: config.cluster.name },
+      destination: pino.destination(2),
+    });
+    node = await startNode(flagsConfig(values), { sources, logger });
   } catch (err) {
     if (isNovacronError(err, NodeErrorCode.CONFIG_INVALID)) {
       io.err(`novacron: ${err.message}`);

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { isNovacronError } from '@novacron/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NovacronClient, VmView } from '../../src/index.js';
-import { until } from './helpers.js';
+import { createVmRetrying, until } from './helpers.js';
 import { type NodeProcess, processCluster, runCliProcess } from './process-cluster.js';
 
 const GiB = 2 ** 30;
@@ -43,7 +43,7 @@ describe('three node processes on loopback', () => {
     // Twelve VMs in six anti-affine pairs, created through every node (followers forward).
     for (let i = 0; i < 12; i++) {
       const group = `pair-${i % 6}`;
-      await nodes[i % 3]!.client.createVm({
+      await createVmRetrying(nodes[i % 3]!.client, {
         id: `vm-${i}`,
         resources: { cpuMillis: 1000, memoryBytes: GiB },
         group,

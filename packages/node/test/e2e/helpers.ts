@@ -46,3 +46,24 @@ export async function until<T>(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * Creates a VM, retrying while the control log has no quorum (an election on a loaded machine); a retry
+ * that finds the VM already there means the earlier attempt committed.
+ */
+export async function createVmRetrying(
+  client: import('../../src/index.js').NovacronClient,
+  request: Parameters<import('../../src/index.js').NovacronClient['createVm']>[0],
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await client.createVm(request);
+      return;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'NODE_VM_EXISTS' && attempt > 0) return;
+      if ((code !== 'NODE_NO_QUORUM' && code !== 'NODE_CLIENT_UNREACHABLE') || attempt >= 8) throw err;
+      await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
+    }
+  }
+}
