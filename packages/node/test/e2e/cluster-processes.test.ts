@@ -40,6 +40,14 @@ describe('three node processes on loopback', () => {
     );
     for (const n of nodes) expect((await n.client.cluster()).leader).toBe(leader);
 
+    // Bad input gets 4xx with typed codes, through a follower too (it forwards; the leader answers).
+    const follower = nodes.find((n) => n.name !== leader)!;
+    const bad = await fetch(`${follower.apiUrl}/v1/vms`, { method: 'POST', body: '{"id":"Not Valid","resources":{}}' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('NODE_API_BAD_REQUEST');
+    const missing = await a.client.getVm('nope').catch((e: { code: string; details: { status: number } }) => e);
+    expect(missing).toMatchObject({ code: 'NODE_VM_NOT_FOUND', details: { status: 404 } });
+
     // Twelve VMs in six anti-affine pairs, created through every node (followers forward).
     for (let i = 0; i < 12; i++) {
       const group = `pair-${i % 6}`;
