@@ -25,6 +25,7 @@ const BENCHES = [
   'qemu-migration.ts',
   'raft.ts',
   'gossip.ts',
+  'node-reconfigure.ts',
 ];
 
 const filters = process.argv.slice(2);

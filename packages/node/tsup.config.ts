@@ -1,3 +1,4 @@
 import { packageConfig } from '../../scripts/tsup-base.ts';
 
-export default packageConfig({ index: 'src/index.ts' });
+// The CLI is ESM only (it is run, not imported).
+export default packageConfig({ index: 'src/index.ts' }, {}, { cli: 'src/cli/bin.ts' });

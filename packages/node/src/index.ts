@@ -1,2 +1,35 @@
-// This package has no exports yet: its issue has not landed. See README.md.
-export {};
+/**
+ * `@novacron/node`: the runnable NovaCron node. A component graph wires the
+ * DWCP packages (acp consensus, amst peer network, itp placement, providers)
+ * into a node with a configuration schema, an HTTP API, metrics and a CLI.
+ *
+ * @packageDocumentation
+ */
+export * from './errors.js';
+export * from './components/component.js';
+export * from './components/component-graph.js';
+export * from './config/schema.js';
+export * from './config/presets.js';
+export * from './config/schema-leaves.js';
+export * from './config/load-config.js';
+export * from './config/config-docs.js';
+export * from './cluster/strong-store.js';
+export * from './cluster/ledger-state.js';
+export * from './cluster/store-capacity-ledger.js';
+export * from './membership/membership.js';
+export * from './membership/static-membership.js';
+export * from './observability/pino-logger.js';
+export * from './observability/prom-metrics.js';
+export * from './cluster/records.js';
+export * from './cluster/event-hub.js';
+export * from './cluster/group-strong-store.js';
+export * from './cluster/placement-planner.js';
+export * from './cluster/cluster-controller.js';
+export * from './consensus-factory.js';
+export * from './node.js';
+export * from './api/vm-request.js';
+export * from './api/openapi.js';
+export * from './api/http-server.js';
+export * from './api/client.js';
+export * from './start-node.js';
+export { runCli } from './cli/main.js';

@@ -1,0 +1,211 @@
+import { type LinkMode, NovacronError } from '@novacron/core';
+import type { ItpPlacementDecision } from '@novacron/itp';
+import type { VmView } from '../cluster/cluster-controller.js';
+import { NodeErrorCode, nodeError } from '../errors.js';
+import type { ModeStatus } from '../node.js';
+import type { VmCreateBody } from './vm-request.js';
+
+/** `GET /v1/cluster`. */
+export interface ClusterSummary {
+  readonly name: string;
+  readonly node: string;
+  readonly leader: string | null;
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly voters: readonly string[];
+  readonly mode: LinkMode;
+  readonly vms: number;
+  readonly hosts: readonly {
+    readonly id: string;
+    readonly nodeId: string;
+    readonly schedulable: boolean;
+    readonly capacity: { readonly cpuMillis: number; readonly memoryBytes: number };
+    readonly committed?: { readonly cpuMillis: number; readonly memoryBytes: number };
+    readonly vms: number;
+  }[];
+}
+
+/** `GET /v1/nodes` rows. */
+export interface NodeSummary {
+  readonly id: string;
+  readonly address: string;
+  readonly status: 'alive' | 'suspect' | 'down';
+  readonly rttMs?: number;
+  readonly api?: string;
+  readonly host: unknown;
+}
+
+/** Options of {@link NovacronClient}. */
+export interface NovacronClientOptions {
+  /** Base URL of any node's API, e.g. `http://127.0.0.1:7480`. */
+  readonly baseUrl: string;
+  /** Bearer token when the node sets `api.token`. */
+  readonly token?: string;
+  /** Per-request timeout in ms (default 15 000). */
+  readonly timeoutMs?: number;
+}
+
+/** One server-sent event from {@link NovacronClient.events}. */
+export interface StreamedEvent {
+  readonly id: number;
+  readonly type: string;
+  readonly data: unknown;
+}
+
+/**
+ * Typed client of the node API (docs/api/openapi.json). Error responses
+ * become `NovacronError`s with the server's `code` and `details`, plus
+ * `details.status`; an unreachable node is `NODE_CLIENT_UNREACHABLE`.
+ */
+export class NovacronClient {
+  readonly #base: string;
+  readonly #token: string | undefined;
+  readonly #timeoutMs: number;
+
+  constructor(options: NovacronClientOptions) {
+    this.#base = options.baseUrl.replace(/\/$/, '');
+    this.#token = options.token;
+    this.#timeoutMs = options.timeoutMs ?? 15_000;
+  }
+
+  async #call<T>(method: string, path: string, body?: unknown, okStatuses: number[] = []): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.#base}${path}`, {
+        method,
+        headers: {
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (cause) {
+      throw nodeError(
+        NodeErrorCode.CLIENT_UNREACHABLE,
+        `cannot reach ${this.#base}: ${(cause as Error).message}`,
+        { url: this.#base },
+        cause,
+      );
+    }
+    const text = await res.text();
+    let parsed: unknown;
+    if (text !== '') {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw nodeError(
+          NodeErrorCode.CLIENT_BAD_RESPONSE,
+          `${method} ${path}: response is not JSON (status ${res.status})`,
+          {
+            status: res.status,
+          },
+        );
+      }
+    }
+    if (res.ok || okStatuses.includes(res.status)) return parsed as T;
+    const e = (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
+    if (!e || typeof e.code !== 'string')
+      throw nodeError(
+        NodeErrorCode.CLIENT_BAD_RESPONSE,
+        `${method} ${path}: status ${res.status} without an error body`,
+        { status: res.status },
+      );
+    throw new NovacronError(e.code, String(e.message ?? e.code), {
+      details: { ...(typeof e.details === 'object' && e.details !== null ? e.details : {}), status: res.status },
+    });
+  }
+
+  /** Liveness. */
+  healthz(): Promise<{ status: string }> {
+    return this.#call('GET', '/healthz');
+  }
+  /** Readiness (resolves with the body for 200 and 503 alike). */
+  readyz(): Promise<{ ready: boolean; leader: string | null; components: unknown[] }> {
+    return this.#call('GET', '/readyz', undefined, [503]);
+  }
+  /** Cluster summary. */
+  cluster(): Promise<ClusterSummary> {
+    return this.#call('GET', '/v1/cluster');
+  }
+  /** Members. */
+  nodes(): Promise<NodeSummary[]> {
+    return this.#call('GET', '/v1/nodes');
+  }
+  /** Every VM. */
+  listVms(): Promise<VmView[]> {
+    return this.#call('GET', '/v1/vms');
+  }
+  /** One VM. */
+  getVm(id: string): Promise<VmView> {
+    return this.#call('GET', `/v1/vms/${encodeURIComponent(id)}`);
+  }
+  /** Places and creates a VM. */
+  createVm(request: VmCreateBody): Promise<{ vm: VmView; decision: ItpPlacementDecision }> {
+    return this.#call('POST', '/v1/vms', request);
+  }
+  /** Sets the VM's desired state to running. */
+  startVm(id: string): Promise<VmView> {
+    return this.#call('POST', `/v1/vms/${encodeURIComponent(id)}/start`);
+  }
+  /** Sets the VM's desired state to stopped. */
+  stopVm(id: string): Promise<VmView> {
+    return this.#call('POST', `/v1/vms/${encodeURIComponent(id)}/stop`);
+  }
+  /** Deletes a VM. */
+  async deleteVm(id: string): Promise<void> {
+    await this.#call('DELETE', `/v1/vms/${encodeURIComponent(id)}`);
+  }
+  /** Placement preview with explanation. */
+  preview(request: VmCreateBody): Promise<ItpPlacementDecision> {
+    return this.#call('POST', '/v1/placement/preview', request);
+  }
+  /** Mode status. */
+  mode(): Promise<ModeStatus> {
+    return this.#call('GET', '/v1/mode');
+  }
+  /** Sets (or with `null` clears) the mode override. */
+  setModeOverride(override: LinkMode | null): Promise<ModeStatus> {
+    return this.#call('PUT', '/v1/mode', { override });
+  }
+  /** Prometheus text. */
+  async metrics(): Promise<string> {
+    const res = await fetch(`${this.#base}/metrics`, { signal: AbortSignal.timeout(this.#timeoutMs) });
+    return res.text();
+  }
+
+  /** Streams events until `signal` aborts; calls `onEvent` for each. */
+  async events(onEvent: (e: StreamedEvent) => void, signal: AbortSignal): Promise<void> {
+    const res = await fetch(`${this.#base}/v1/events`, {
+      headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {},
+      signal,
+    }).catch((cause: unknown) => {
+      if (signal.aborted) return undefined;
+      throw nodeError(NodeErrorCode.CLIENT_UNREACHABLE, `cannot reach ${this.#base}`, { url: this.#base }, cause);
+    });
+    if (!res?.body) return;
+    const decoder = new TextDecoder();
+    let buf = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        let end = buf.indexOf('\n\n');
+        while (end >= 0) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          const fields = Object.fromEntries(
+            block
+              .split('\n')
+              .filter((l) => !l.startsWith(':') && l.includes(': '))
+              .map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]),
+          );
+          if (fields.event && fields.data !== undefined)
+            onEvent({ id: Number(fields.id), type: fields.event, data: JSON.parse(fields.data) as unknown });
+          end = buf.indexOf('\n\n');
+        }
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err;
+    }
+  }
+}

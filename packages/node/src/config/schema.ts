@@ -1,0 +1,297 @@
+import { z } from 'zod';
+
+const LINK_MODE = z.enum(['datacenter', 'internet', 'hybrid']);
+const HOST_PORT = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:7400 ([v6]:port for IPv6)');
+const SEED = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,128}@(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'node-id@host:port');
+const POSITIVE_MS = z.number().int().positive();
+const BUILT_IN_POLICIES = [
+  'most-allocated',
+  'least-allocated',
+  'first-fit',
+  'dot-product',
+  'l2-alignment',
+  'geographic',
+] as const;
+// A string, not an enum: embedders register their own profiles by name (`createNode(..., { placementProfiles })`);
+// the node checks the name exists when it is built.
+const PLACEMENT_POLICY = z.string().min(1).max(64);
+
+/** Per-mode settings every component reads when the node's mode changes. */
+const modeProfile = (d: {
+  lanes: number;
+  codec: string;
+  window: number;
+  horizonMin: number;
+  policy: (typeof BUILT_IN_POLICIES)[number];
+  sync: 'strong' | 'crdt' | 'hybrid';
+}) =>
+  z
+    .strictObject({
+      amstLanes: z
+        .number()
+        .int()
+        .min(1)
+        .max(64)
+        .default(d.lanes)
+        .describe('Parallel lanes an amst transfer opens in this mode.'),
+      hdeCodec: z
+        .enum(['none', 'lz4', 'zstd-fast', 'zstd', 'zstd-max', 'adaptive'])
+        .default(d.codec as 'none')
+        .describe('hde codec preset for transfers in this mode (`adaptive`: chosen per chunk).'),
+      pbaWindow: z.number().int().min(2).max(1000).default(d.window).describe('Samples pba predictors look back over.'),
+      pbaHorizonMinutes: z
+        .number()
+        .positive()
+        .max(1440)
+        .default(d.horizonMin)
+        .describe('How far ahead pba forecasts, in minutes.'),
+      placementPolicy: PLACEMENT_POLICY.default(d.policy).describe(
+        `itp profile for new placements in this mode: ${BUILT_IN_POLICIES.map((p) => `\`${p}\``).join(', ')}, or a name registered through \`placementProfiles\`.`,
+      ),
+      stateSync: z
+        .enum(['strong', 'crdt', 'hybrid'])
+        .default(d.sync)
+        .describe('ass strategy for ordinary namespaces (VM ownership and capacity are always strong).'),
+    })
+    .prefault({});
+
+/**
+ * The node configuration schema (zod). One schema for every mode: presets
+ * only change defaults. `docs/configuration.md` is generated from it and a
+ * test keeps the two in step.
+ */
+export const nodeConfigSchema = z.strictObject({
+  preset: LINK_MODE.optional().describe(
+    'Defaults tuned for a network: `datacenter`, `internet` or `hybrid`. Explicit values still win.',
+  ),
+  node: z
+    .strictObject({
+      dataDir: z
+        .string()
+        .min(1)
+        .default('.novacron')
+        .describe('Directory for the identity key, the Raft log and snapshots.'),
+      name: z
+        .string()
+        .min(1)
+        .max(128)
+        .optional()
+        .describe('Node id used in the cluster (default: derived from the Ed25519 identity).'),
+      hostId: z
+        .string()
+        .min(1)
+        .max(128)
+        .optional()
+        .describe('Id of the host this node offers to placement (default: the node id).'),
+      zone: z.string().min(1).optional().describe('Failure domain (zone) of the host.'),
+      region: z.string().min(1).optional().describe('Region of the host, for geographic placement.'),
+      labels: z.record(z.string(), z.string()).default({}).describe('Host labels for selectors and affinity.'),
+      capacity: z
+        .strictObject({
+          cpuMillis: z.number().int().positive().default(8000).describe('CPU offered to VMs, in millicores.'),
+          memoryBytes: z
+            .number()
+            .int()
+            .positive()
+            .default(16 * 2 ** 30)
+            .describe('Memory offered to VMs, in bytes.'),
+          diskBytes: z
+            .number()
+            .int()
+            .nonnegative()
+            .default(0)
+            .describe('Disk offered to VMs, in bytes (0: not tracked).'),
+        })
+        .prefault({})
+        .describe('Capacity this node offers to the cluster.'),
+    })
+    .prefault({}),
+  network: z
+    .strictObject({
+      listen: HOST_PORT.default('127.0.0.1:7400').describe('Peer network (amst TCP) listen address; port 0 picks one.'),
+      advertise: HOST_PORT.optional().describe('Address peers dial (default: the bound listen address).'),
+      seeds: z
+        .array(SEED)
+        .default([])
+        .describe('Static members as `id@host:port`, this node included or not. Empty: a one-node cluster.'),
+      maxMessageBytes: z
+        .number()
+        .int()
+        .min(4096)
+        .max(64 * 2 ** 20)
+        .default(2 ** 20)
+        .describe('Largest peer message.'),
+    })
+    .prefault({}),
+  api: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe('Serve the HTTP API.'),
+      listen: HOST_PORT.default('127.0.0.1:7480').describe('HTTP API listen address; port 0 picks one.'),
+      maxBodyBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(64 * 2 ** 20)
+        .default(2 ** 20)
+        .describe('Largest request body accepted.'),
+      token: z
+        .string()
+        .min(16)
+        .optional()
+        .describe(
+          'Bearer token the built-in auth hook requires (unset: no authentication; /healthz, /readyz, /metrics stay open).',
+        ),
+    })
+    .prefault({}),
+  cluster: z
+    .strictObject({
+      name: z.string().min(1).max(64).default('novacron').describe('Cluster name, for humans and metrics labels.'),
+      groups: z
+        .record(
+          z.string(),
+          z.strictObject({
+            trust: z
+              .enum(['trusted', 'untrusted'])
+              .default('trusted')
+              .describe('Whether members trust each other: Raft among trusted members, PBFT otherwise.'),
+          }),
+        )
+        .default({ control: { trust: 'trusted' } })
+        .describe('Consensus groups by name (`control` is the control log) and their trust setting.'),
+      raft: z
+        .strictObject({
+          tickMs: POSITIVE_MS.max(10_000)
+            .optional()
+            .describe('Raft tick (default by preset: 50 datacenter, 100 hybrid, 200 internet).'),
+          electionTicks: z
+            .number()
+            .int()
+            .min(2)
+            .max(1000)
+            .default(10)
+            .describe('Election timeout in ticks, randomised in [n, 2n).'),
+          heartbeatTicks: z.number().int().min(1).max(100).default(1).describe('Heartbeat interval in ticks.'),
+          snapshotEvery: z
+            .number()
+            .int()
+            .nonnegative()
+            .default(10_000)
+            .describe('Compact the log every this many entries (0: never).'),
+        })
+        .prefault({}),
+      failoverAfterMs: POSITIVE_MS.optional().describe(
+        'A member silent this long is declared down and its VMs re-placed (default by preset: 2000 datacenter, 5000 hybrid, 15000 internet).',
+      ),
+      reservationTtlMs: POSITIVE_MS.default(30_000).describe(
+        'Lifetime of a capacity reservation between reserve and commit.',
+      ),
+    })
+    .prefault({}),
+  mode: z
+    .strictObject({
+      override: LINK_MODE.optional().describe(
+        'Force this link mode whatever the probes measure (also settable through the API).',
+      ),
+      probeIntervalMs: POSITIVE_MS.optional().describe(
+        'RTT probe interval per peer (default by preset: 500 datacenter, 1000 hybrid, 2000 internet).',
+      ),
+      thresholds: z
+        .strictObject({
+          datacenterRttMs: z.number().positive().default(10).describe('Datacenter needs RTT below this (ms).'),
+          internetRttMs: z.number().positive().default(50).describe('Internet when RTT is above this (ms).'),
+          datacenterBandwidthBps: z
+            .number()
+            .positive()
+            .default(0.9e9)
+            .describe('Datacenter needs bandwidth, when known, at least this (bit/s).'),
+          internetBandwidthBps: z
+            .number()
+            .positive()
+            .default(100e6)
+            .describe('Internet when bandwidth, when known, is below this (bit/s).'),
+        })
+        .prefault({}),
+      confirmSamples: z
+        .number()
+        .int()
+        .min(1)
+        .max(100)
+        .default(3)
+        .describe('Consecutive samples that must agree before the mode changes.'),
+      window: z
+        .number()
+        .int()
+        .min(1)
+        .max(255)
+        .default(5)
+        .describe('Samples whose median the detector classifies (odd).'),
+      profiles: z
+        .strictObject({
+          datacenter: modeProfile({
+            lanes: 2,
+            codec: 'none',
+            window: 10,
+            horizonMin: 5,
+            policy: 'most-allocated',
+            sync: 'strong',
+          }),
+          internet: modeProfile({
+            lanes: 8,
+            codec: 'zstd',
+            window: 60,
+            horizonMin: 15,
+            policy: 'geographic',
+            sync: 'crdt',
+          }),
+          hybrid: modeProfile({
+            lanes: 4,
+            codec: 'adaptive',
+            window: 30,
+            horizonMin: 10,
+            policy: 'least-allocated',
+            sync: 'hybrid',
+          }),
+        })
+        .prefault({})
+        .describe('What each component switches to in each mode.'),
+    })
+    .prefault({}),
+  provider: z
+    .strictObject({
+      kind: z.enum(['memory', 'qemu']).default('memory').describe('VM provider: `memory` (simulated VMs) or `qemu`.'),
+      qemu: z
+        .strictObject({
+          binary: z.string().min(1).default('qemu-system-x86_64').describe('QEMU emulator binary.'),
+          accel: z.enum(['tcg', 'kvm']).default('tcg').describe('Accelerator.'),
+          workDir: z.string().min(1).optional().describe('Per-VM state directory (default: `<dataDir>/qemu`).'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z
+        .enum(['trace', 'debug', 'info', 'warn', 'error', 'silent'])
+        .default('info')
+        .describe('Log level (pino).'),
+    })
+    .prefault({}),
+});
+
+/** The configuration as written (every field optional). */
+export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
+/** The configuration after defaults and presets. */
+export type NodeConfig = z.output<typeof nodeConfigSchema> & ResolvedByPreset;
+
+/** Fields whose defaults come from the preset (resolved by `resolveNodeConfig`). */
+export interface ResolvedByPreset {
+  readonly cluster: z.output<typeof nodeConfigSchema>['cluster'] & {
+    readonly failoverAfterMs: number;
+    readonly raft: { readonly tickMs: number };
+  };
+  readonly mode: z.output<typeof nodeConfigSchema>['mode'] & { readonly probeIntervalMs: number };
+}

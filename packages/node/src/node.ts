@@ -1,0 +1,492 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { KvStateMachine } from '@novacron/acp';
+import { tcpPeerNetwork, type StreamPeerNetwork } from '@novacron/amst';
+import {
+  type Clock,
+  type ConsensusGroup,
+  FileDurableLog,
+  type LinkMode,
+  type Logger,
+  loadOrCreateIdentity,
+  ModeDetector,
+  type ModeChange,
+  nodeFileIO,
+  seededRng,
+  systemClock,
+  type VmProvider,
+} from '@novacron/core';
+import { MemoryProvider, QemuProvider } from '@novacron/providers';
+import { ClusterController } from './cluster/cluster-controller.js';
+import { EventHub } from './cluster/event-hub.js';
+import { GroupStrongStore } from './cluster/group-strong-store.js';
+import { PlacementPlanner, type ProfileFactory } from './cluster/placement-planner.js';
+import { StoreCapacityLedger } from './cluster/store-capacity-ledger.js';
+import { component, type NodeComponent } from './components/component.js';
+import { ComponentGraph } from './components/component-graph.js';
+import { type ConsensusFactory, defaultConsensusFactory } from './consensus-factory.js';
+import { NodeErrorCode, nodeError } from './errors.js';
+import { type LoadNodeConfigOptions, loadNodeConfig } from './config/load-config.js';
+import type { NodeConfig, NodeConfigInput } from './config/schema.js';
+import type { Membership } from './membership/membership.js';
+import { StaticMembership } from './membership/static-membership.js';
+import { pinoLogger } from './observability/pino-logger.js';
+import { PromMetrics } from './observability/prom-metrics.js';
+
+/** Per-mode settings in force (from `mode.profiles.<mode>`), read by components and by migrations (#13). */
+export type ModeSettings = NodeConfig['mode']['profiles']['datacenter'];
+
+/** Options of {@link createNode} beyond the configuration. */
+export interface CreateNodeOptions {
+  /** Where the configuration comes from besides `config` (file, environment). */
+  readonly sources?: Omit<LoadNodeConfigOptions, 'overrides'>;
+  /** Logger (default: pino at `log.level`, JSON lines on stdout). */
+  readonly logger?: Logger;
+  /** Metrics registry (default: a new prom-client registry). */
+  readonly metrics?: PromMetrics;
+  /** A provider instead of the configured one (custom adapters). */
+  readonly provider?: VmProvider;
+  /** Builds consensus groups by trust (default: Raft; PBFT plugs in here). */
+  readonly consensus?: ConsensusFactory;
+  /** Builds the membership/discovery service (default: static members with RTT probes; SWIM plugs in here). */
+  readonly membership?: (init: {
+    network: StreamPeerNetwork;
+    clock: Clock;
+    config: NodeConfig;
+    nodeId: string;
+    onSample: StaticMembershipSample;
+  }) => Membership;
+  /** Extra placement profiles by name (usable as a mode's `placementPolicy`). */
+  readonly placementProfiles?: Readonly<Record<string, ProfileFactory>>;
+  /** Clock (default: the system clock). */
+  readonly clock?: Clock;
+  /** Extra components started with the node (e.g. the HTTP API, which `startNode` adds). */
+  readonly components?: readonly ((node: NovacronNode) => NodeComponent)[];
+}
+
+type StaticMembershipSample = ConstructorParameters<typeof StaticMembership>[0]['onSample'];
+
+/** The node's current mode picture (GET /v1/mode). */
+export interface ModeStatus {
+  /** Effective mode. */
+  readonly mode: LinkMode;
+  /** What the probes measured (undefined before the first sample). */
+  readonly measured?: LinkMode;
+  /** Manual override in force. */
+  readonly override?: LinkMode;
+  /** Smoothed RTT in ms. */
+  readonly rttMs?: number;
+  /** Settings in force for the effective mode. */
+  readonly settings: ModeSettings;
+  /** Wall time the last reconfiguration took, in ms. */
+  readonly lastReconfigureMs?: number;
+}
+
+/**
+ * A NovaCron node: identity, peer network (amst TCP), membership with RTT
+ * probes, the control log (Raft via acp over the peer network), cluster
+ * state and the capacity ledger in its replicated KV, itp placement, one
+ * VM provider, and the mode detector, wired as a {@link ComponentGraph}.
+ * Build it with {@link createNode}; `start` boots it, `stop` shuts it down
+ * in reverse.
+ */
+export class NovacronNode {
+  /** Validated configuration. */
+  readonly config: NodeConfig;
+  readonly logger: Logger;
+  readonly metrics: PromMetrics;
+  readonly events = new EventHub();
+  readonly graph: ComponentGraph;
+  readonly planner = new PlacementPlanner();
+  readonly clock: Clock;
+  readonly detector: ModeDetector;
+  readonly #opts: CreateNodeOptions;
+  #id: string | undefined;
+  #network: StreamPeerNetwork | undefined;
+  #membership: Membership | undefined;
+  #group: ConsensusGroup | undefined;
+  #controller: ClusterController | undefined;
+  #provider: VmProvider | undefined;
+  #store: GroupStrongStore | undefined;
+  #bootMs: number | undefined;
+  #lastReconfigureMs: number | undefined;
+  #apiUrl: string | undefined;
+  #started = false;
+  #reconfiguring: Promise<void> = Promise.resolve();
+
+  constructor(config: NodeConfig, options: CreateNodeOptions = {}) {
+    this.config = config;
+    this.#opts = options;
+    this.clock = options.clock ?? systemClock();
+    this.logger = options.logger ?? pinoLogger({ level: config.log.level, base: { cluster: config.cluster.name } });
+    this.metrics = options.metrics ?? new PromMetrics();
+    for (const [name, f] of Object.entries(options.placementProfiles ?? {})) this.planner.register(name, f);
+    const unknown = Object.entries(config.mode.profiles).filter(
+      ([, p]) => !this.planner.policies.includes(p.placementPolicy),
+    );
+    if (unknown.length > 0)
+      throw nodeError(
+        NodeErrorCode.CONFIG_INVALID,
+        `invalid configuration:\n${unknown.map(([m, p]) => `  mode.profiles.${m}.placementPolicy = "${p.placementPolicy}": expected one of ${this.planner.policies.join(', ')}`).join('\n')}`,
+        {
+          issues: unknown.map(([m, p]) => ({
+            path: `mode.profiles.${m}.placementPolicy`,
+            value: p.placementPolicy,
+            expected: `one of ${this.planner.policies.join(', ')}`,
+            source: 'programmatic',
+          })),
+        },
+      );
+    this.detector = new ModeDetector({
+      thresholds: config.mode.thresholds,
+      window: config.mode.window,
+      confirmSamples: config.mode.confirmSamples,
+      defaultMode: config.preset ?? 'hybrid',
+    });
+    if (config.mode.override) this.detector.setOverride(config.mode.override);
+    this.graph = new ComponentGraph(this.#components(), { logger: this.logger.child('components') });
+    for (const make of options.components ?? []) this.graph.add(make(this));
+  }
+
+  /** The node id (known once the identity component started). */
+  get id(): string {
+    if (this.#id === undefined) throw new Error('node id is known once the node has started');
+    return this.#id;
+  }
+  /** Bound peer-network address. */
+  get peerAddress(): string | undefined {
+    return this.#network?.address;
+  }
+  /** The cluster controller (after start). */
+  get cluster(): ClusterController {
+    if (!this.#controller) throw new Error('node not started');
+    return this.#controller;
+  }
+  /** Membership (after start). */
+  get membership(): Membership {
+    if (!this.#membership) throw new Error('node not started');
+    return this.#membership;
+  }
+  /** The control log (after start). */
+  get controlLog(): ConsensusGroup {
+    if (!this.#group) throw new Error('node not started');
+    return this.#group;
+  }
+  /** The VM provider (after start). */
+  get provider(): VmProvider {
+    if (!this.#provider) throw new Error('node not started');
+    return this.#provider;
+  }
+  /** Wall time `start` took, in ms. */
+  get bootMs(): number | undefined {
+    return this.#bootMs;
+  }
+  /** True between a successful start and stop. */
+  get running(): boolean {
+    return this.#started;
+  }
+  /** The HTTP API URL once the API component is up. */
+  get apiUrl(): string | undefined {
+    return this.#apiUrl;
+  }
+  /** Called by the API component once it listens (advertised to peers for forwarding). */
+  setApiUrl(url: string): void {
+    this.#apiUrl = url;
+    this.#membership?.setLocalMeta('api', url);
+  }
+
+  /** Effective mode and the settings in force. */
+  modeStatus(): ModeStatus {
+    const d = this.detector;
+    return {
+      mode: d.mode,
+      ...(d.measuredMode ? { measured: d.measuredMode } : {}),
+      ...(d.override ? { override: d.override } : {}),
+      ...(d.smoothedRttMs !== undefined ? { rttMs: d.smoothedRttMs } : {}),
+      settings: this.modeSettings(),
+      ...(this.#lastReconfigureMs !== undefined ? { lastReconfigureMs: this.#lastReconfigureMs } : {}),
+    };
+  }
+
+  /** Settings of the effective mode. */
+  modeSettings(): ModeSettings {
+    return this.config.mode.profiles[this.detector.mode];
+  }
+
+  /** Sets (or with `undefined` clears) the manual mode override. */
+  setModeOverride(mode: LinkMode | undefined): ModeStatus {
+    if (mode === undefined) this.detector.clearOverride();
+    else this.detector.setOverride(mode);
+    return this.modeStatus();
+  }
+
+  /** Resolves once every mode change so far has been applied to every component. */
+  reconfigured(): Promise<void> {
+    return this.#reconfiguring;
+  }
+
+  /** Health of every component. */
+  health() {
+    return this.graph.health();
+  }
+
+  /** Boots every component; resolves when the node serves. */
+  async start(): Promise<void> {
+    const t0 = performance.now();
+    await this.graph.start();
+    this.#started = true;
+    this.#bootMs = performance.now() - t0;
+    this.logger.info('node started', {
+      id: this.#id,
+      bootMs: Math.round(this.#bootMs),
+      api: this.#apiUrl,
+      peer: this.peerAddress,
+    });
+  }
+
+  /** Stops every component in reverse order. */
+  async stop(): Promise<void> {
+    this.#started = false;
+    await this.graph.stop();
+  }
+
+  async #onModeChange(change: ModeChange): Promise<void> {
+    const t0 = performance.now();
+    await this.graph.reconfigure(change.to);
+    this.#lastReconfigureMs = performance.now() - t0;
+    this.metrics
+      .histogram({
+        name: 'novacron_node_reconfigure_ms',
+        help: 'Time from a mode change to every component reconfigured',
+        buckets: [0.1, 0.5, 1, 5, 10, 50, 100, 500],
+      })
+      .observe(this.#lastReconfigureMs);
+    this.events.emit('mode.changed', {
+      from: change.from,
+      to: change.to,
+      reason: change.reason,
+      reconfigureMs: this.#lastReconfigureMs,
+    });
+    this.logger.info('mode changed', { from: change.from, to: change.to, reconfigureMs: this.#lastReconfigureMs });
+  }
+
+  #components(): NodeComponent[] {
+    const c = this.config;
+    const dataDir = c.node.dataDir;
+    const io = nodeFileIO();
+    const seeds = new Map(
+      c.network.seeds.map((s) => {
+        const at = s.indexOf('@');
+        return [s.slice(0, at), s.slice(at + 1)] as const;
+      }),
+    );
+    const boot = randomBytes(4).toString('hex');
+    let kv: KvStateMachine | undefined;
+    let ledger: StoreCapacityLedger | undefined;
+    let unsubscribeMode: (() => void) | undefined;
+
+    const identity = component('identity', {
+      start: async () => {
+        const id = await loadOrCreateIdentity(io, join(dataDir, 'identity.key'));
+        this.#id = c.node.name ?? id.nodeId;
+      },
+    });
+
+    const network: NodeComponent = {
+      name: 'peer-network',
+      dependsOn: ['identity'],
+      start: async () => {
+        const peers = [...seeds].filter(([id]) => id !== this.#id);
+        this.#network = tcpPeerNetwork({
+          localId: this.id,
+          listenAddress: c.network.listen,
+          peers,
+          maxMessageSize: c.network.maxMessageBytes,
+          clock: this.clock,
+          metrics: this.metrics,
+          logger: this.logger.child('amst'),
+        });
+        await this.#network.start();
+      },
+      stop: async () => {
+        await this.#network?.stop();
+      },
+    };
+
+    const membership: NodeComponent = {
+      name: 'membership',
+      dependsOn: ['peer-network'],
+      start: () => {
+        const onSample: StaticMembershipSample = (_peer, sample) => {
+          try {
+            this.detector.observe(sample);
+          } catch (err) {
+            this.logger.debug('sample rejected', { error: (err as Error).message });
+          }
+        };
+        this.#membership =
+          this.#opts.membership?.({
+            network: this.#network!,
+            clock: this.clock,
+            config: c,
+            nodeId: this.id,
+            onSample,
+          }) ??
+          new StaticMembership({
+            network: this.#network!,
+            localAddress: c.network.advertise ?? this.#network!.address ?? c.network.listen,
+            seeds,
+            clock: this.clock,
+            probeIntervalMs: c.mode.probeIntervalMs,
+            failAfterMs: c.cluster.failoverAfterMs,
+            onSample,
+            logger: this.logger.child('membership'),
+          });
+        if (this.#apiUrl) this.#membership.setLocalMeta('api', this.#apiUrl);
+        return this.#membership.start();
+      },
+      stop: () => this.#membership?.stop(),
+      health: () => {
+        const ms = this.#membership!.members();
+        const down = ms.filter((m) => m.status === 'down').map((m) => m.id);
+        return down.length === 0 ? { status: 'ok' } : { status: 'degraded', detail: `down: ${down.join(', ')}` };
+      },
+    };
+
+    const controlLog: NodeComponent = {
+      name: 'control-log',
+      dependsOn: ['peer-network'],
+      start: async () => {
+        kv = new KvStateMachine();
+        const voters = [...new Set([...seeds.keys(), this.id])].sort();
+        const dir = join(dataDir, 'raft');
+        const group = (this.#opts.consensus ?? defaultConsensusFactory)({
+          name: 'control',
+          trust: c.cluster.groups.control?.trust ?? 'trusted',
+          id: this.id,
+          voters,
+          network: this.#network!,
+          log: new FileDurableLog({ io, dir: join(dir, 'log') }),
+          dir,
+          clock: this.clock,
+          rng: seededRng(`${this.id}-${boot}`),
+          stateMachine: kv,
+          tickMs: c.cluster.raft.tickMs,
+          electionTicks: c.cluster.raft.electionTicks,
+          heartbeatTicks: c.cluster.raft.heartbeatTicks,
+          snapshotEvery: c.cluster.raft.snapshotEvery,
+          logger: this.logger.child('raft'),
+        });
+        this.#group = group;
+        await group.start();
+        this.#store = new GroupStrongStore({ group, store: kv, client: `${this.id}-${boot}` });
+        ledger = new StoreCapacityLedger({ store: this.#store, idPrefix: `${this.id}-${boot}` });
+      },
+      stop: async () => {
+        await this.#group?.stop();
+      },
+      health: () => {
+        const s = this.#group!.status();
+        return s.leader === null
+          ? { status: 'degraded', detail: 'no leader' }
+          : { status: 'ok', detail: `leader ${s.leader}, term ${s.term}` };
+      },
+    };
+
+    const provider: NodeComponent = {
+      name: 'provider',
+      dependsOn: ['identity'],
+      start: async () => {
+        const hostId = c.node.hostId ?? this.id;
+        const host = { id: hostId, capacity: c.node.capacity, labels: c.node.labels };
+        this.#provider =
+          this.#opts.provider ??
+          (c.provider.kind === 'qemu'
+            ? new QemuProvider({
+                clock: this.clock,
+                workDir: c.provider.qemu.workDir ?? join(dataDir, 'qemu'),
+                binary: c.provider.qemu.binary,
+                accel: c.provider.qemu.accel,
+                host,
+                logger: this.logger.child('qemu'),
+              })
+            : new MemoryProvider({ clock: this.clock, rng: seededRng(`${hostId}-${boot}`), hosts: [host] }));
+        const p = this.#provider as Partial<{ start(): Promise<void> }>;
+        await p.start?.();
+        await this.#provider.probe();
+      },
+      stop: async () => {
+        const p = this.#provider as (VmProvider & Partial<{ stop(): Promise<void> }>) | undefined;
+        if (!p) return;
+        // Leave nothing running: stop every VM this node runs, then the provider.
+        for (const vm of await p.listVms().catch(() => [])) {
+          if (vm.state === 'running' || vm.state === 'paused') await p.stopVm(vm.id).catch(() => undefined);
+          await p.deleteVm(vm.id).catch(() => undefined);
+        }
+        await p.stop?.();
+      },
+    };
+
+    const mode: NodeComponent = {
+      name: 'mode',
+      dependsOn: ['membership'],
+      start: () => {
+        unsubscribeMode = this.detector.onChange((change) => {
+          this.#onModeChange(change).catch((err) =>
+            this.logger.warn('reconfigure failed', { error: (err as Error).message }),
+          );
+        });
+      },
+      stop: () => unsubscribeMode?.(),
+      health: () => ({ status: 'ok', detail: this.detector.mode }),
+    };
+
+    const cluster: NodeComponent = {
+      name: 'cluster',
+      dependsOn: ['control-log', 'membership', 'provider', 'mode'],
+      start: () => {
+        const hostId = c.node.hostId ?? this.id;
+        this.#controller = new ClusterController({
+          nodeId: this.id,
+          host: {
+            id: hostId,
+            capacity: c.node.capacity,
+            labels: c.node.labels,
+            ...(c.node.zone ? { zone: c.node.zone } : {}),
+            ...(c.node.region ? { region: c.node.region } : {}),
+          },
+          store: this.#store!,
+          ledger: ledger!,
+          group: this.#group!,
+          membership: this.#membership!,
+          provider: this.#provider!,
+          planner: this.planner,
+          policy: () => this.modeSettings().placementPolicy,
+          events: this.events,
+          clock: this.clock,
+          reservationTtlMs: c.cluster.reservationTtlMs,
+          loopIntervalMs: Math.max(100, Math.min(1000, c.mode.probeIntervalMs)),
+          logger: this.logger.child('cluster'),
+          metrics: this.metrics,
+        });
+        this.#controller.start();
+      },
+      stop: () => this.#controller?.stop(),
+      // The policy is read per decision, so a mode change needs no work here beyond logging it.
+      reconfigure: (m) =>
+        this.logger.debug('placement policy', { mode: m, policy: this.config.mode.profiles[m].placementPolicy }),
+    };
+    return [identity, network, membership, controlLog, provider, mode, cluster];
+  }
+}
+
+/**
+ * Builds a node from configuration: `config` (programmatic values) is
+ * merged over `options.sources` (file, environment) and the schema defaults,
+ * then validated. Throws `NODE_CONFIG_INVALID` naming every bad key. Does no
+ * I/O beyond reading the config file: call `start()`.
+ */
+export function createNode(config: NodeConfigInput = {}, options: CreateNodeOptions = {}): NovacronNode {
+  const { config: resolved } = loadNodeConfig({ ...(options.sources ?? {}), overrides: config });
+  return new NovacronNode(resolved, options);
+}

@@ -1,0 +1,77 @@
+import type { IncomingMessage } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { NodeErrorCode, runCli, statusOf, tokenAuth } from '../../src/index.js';
+import { parseBytes, table } from '../../src/cli/table.js';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (s: string) => void out.push(s), err: (s: string) => void err.push(s) }, out, err };
+}
+
+describe('CLI', () => {
+  it('validates and prints configuration, with exit codes', async () => {
+    const ok = capture();
+    expect(await runCli(['config', 'validate', '--name', 'n1', '--json'], ok.io)).toBe(0);
+    expect(JSON.parse(ok.out[0]!)).toEqual({ valid: true });
+    const printed = capture();
+    expect(await runCli(['config', 'print', '--json', '--preset', 'internet'], printed.io)).toBe(0);
+    expect(JSON.parse(printed.out[0]!).cluster.failoverAfterMs).toBe(15000);
+    const bad = capture();
+    expect(await runCli(['config', 'validate', '--listen', 'nowhere'], bad.io)).toBe(2);
+    expect(bad.err[0]).toContain('network.listen (programmatic) = "nowhere": expected host:port');
+  });
+
+  it('rejects unknown commands and flags with usage and exit 2', async () => {
+    const a = capture();
+    expect(await runCli(['frobnicate'], a.io)).toBe(2);
+    expect(a.err[0]).toContain('unknown command');
+    const b = capture();
+    expect(await runCli(['vm', 'list', '--bogus'], b.io)).toBe(2);
+    const c = capture();
+    expect(await runCli(['vm', 'get'], c.io)).toBe(2);
+  });
+
+  it('reports an unreachable API as a typed error with exit 1', async () => {
+    const c = capture();
+    expect(await runCli(['vm', 'list', '--api-url', 'http://127.0.0.1:1'], c.io)).toBe(1);
+    expect(c.err[0]).toContain(NodeErrorCode.CLIENT_UNREACHABLE);
+  });
+
+  it('formats tables and parses sizes', () => {
+    expect(
+      table(
+        ['A', 'BB'],
+        [
+          ['x', 1],
+          [undefined, 'long'],
+        ],
+      ),
+    ).toBe('A  BB\nx  1\n-  long');
+    expect(parseBytes('2GiB')).toBe(2 * 2 ** 30);
+    expect(parseBytes('512m')).toBe(512 * 2 ** 20);
+    expect(parseBytes('12')).toBe(12);
+    expect(parseBytes('lots')).toBeUndefined();
+  });
+});
+
+describe('API helpers', () => {
+  it('maps error codes to HTTP statuses', () => {
+    expect(statusOf(NodeErrorCode.API_BAD_REQUEST)).toBe(400);
+    expect(statusOf('ITP_INVALID_REQUEST')).toBe(400);
+    expect(statusOf(NodeErrorCode.VM_NOT_FOUND)).toBe(404);
+    expect(statusOf(NodeErrorCode.UNSCHEDULABLE)).toBe(409);
+    expect(statusOf(NodeErrorCode.NO_QUORUM)).toBe(503);
+    expect(statusOf('SOMETHING_ELSE')).toBe(500);
+  });
+
+  it('checks bearer tokens in constant time and is open without a token', async () => {
+    const req = (h?: string) => ({ headers: h ? { authorization: h } : {} }) as IncomingMessage;
+    const auth = tokenAuth('s3cret-token-0123456789');
+    expect(await auth(req('Bearer s3cret-token-0123456789'), 'GET /v1/vms')).toBe(true);
+    expect(await auth(req('Bearer s3cret-token-012345678X'), 'GET /v1/vms')).toBe(false);
+    expect(await auth(req('Bearer short'), 'GET /v1/vms')).toBe(false);
+    expect(await auth(req(), 'GET /v1/vms')).toBe(false);
+    expect(await tokenAuth(undefined)(req(), 'GET /v1/vms')).toBe(true);
+  });
+});
