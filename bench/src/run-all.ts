@@ -15,6 +15,7 @@ const BENCHES = [
   'checker.ts',
   'sim-speed.ts',
   'amst.ts',
+  'amst-tls.ts',
   'hde.ts',
   'pba.ts',
   'itp.ts',
