@@ -1,2 +1,2 @@
-// This package has no exports yet: its issue has not landed. See README.md.
-export {};
+// #15 security
+export * from './security/index.js';
