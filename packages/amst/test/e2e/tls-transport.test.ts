@@ -316,3 +316,63 @@ describe('authenticated peer networks refuse impostors', () => {
     }
   });
 });
+
+describe('TLS handshake fuzzing', () => {
+  it('hostile bytes (random, and mutated real ClientHellos) never reach the handler and never stop the listener', async () => {
+    const fcm = (await import('fast-check')).default;
+    let accepted = 0;
+    const l = await new TlsTransport({ credentials: certB, trust: pinned, handshakeTimeoutMs: 2000 }).listen(
+      '127.0.0.1:0',
+      (s) => {
+        accepted++;
+        void s.close();
+      },
+    );
+    const [host, port] = l.address.split(':') as [string, string];
+    // A real ClientHello to mutate, captured from a genuine client's first flight.
+    const hello = await new Promise<Buffer>((resolve) => {
+      const srv = net.createServer((s) =>
+        s.once('data', (d) => {
+          resolve(d);
+          s.destroy();
+          srv.close();
+        }),
+      );
+      srv.listen(0, '127.0.0.1', () => {
+        const c = new TlsTransport({ credentials: certA, trust: pinned, connectTimeoutMs: 1000 });
+        c.dial(`127.0.0.1:${(srv.address() as net.AddressInfo).port}`).catch(() => {});
+      });
+    });
+    const send = (bytes: Uint8Array) =>
+      new Promise<void>((resolve) => {
+        const s = net.connect(Number(port), host, () => s.end(bytes));
+        s.on('data', () => {});
+        s.on('error', () => resolve());
+        s.on('close', () => resolve());
+        setTimeout(() => {
+          s.destroy();
+          resolve();
+        }, 150);
+      });
+    await fcm.assert(
+      fcm.asyncProperty(
+        fcm.oneof(
+          fcm.uint8Array({ maxLength: 600 }),
+          fcm.tuple(fcm.nat(), fcm.integer({ min: 1, max: 255 })).map(([at, x]) => {
+            const m = Buffer.from(hello);
+            m[at % m.length]! ^= x;
+            return m;
+          }),
+          fcm.nat().map((n) => hello.subarray(0, n % hello.length)),
+        ),
+        async (bytes) => send(bytes),
+      ),
+      { numRuns: 40 },
+    );
+    expect(accepted).toBe(0);
+    const ok = await new TlsTransport({ credentials: certA, trust: pinned }).dial(l.address);
+    expect(ok.remoteNodeId).toBe(b.nodeId);
+    await ok.close().catch(() => {});
+    await l.close();
+  });
+});
