@@ -17,6 +17,7 @@ const BENCHES = [
   'amst.ts',
   'ass.ts',
   'wan.ts',
+  'amst-tls.ts',
   'hde.ts',
   'pba.ts',
   'itp.ts',

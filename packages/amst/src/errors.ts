@@ -21,6 +21,13 @@ export const AmstErrorCode = {
   ADDRESS_INVALID: 'AMST_ADDRESS_INVALID',
   /** The receiver's sink failed while writing a chunk. */
   SINK_FAILED: 'AMST_SINK_FAILED',
+  // #15 security
+  /** A TLS peer completed the handshake but is not a node this one accepts (unknown node, foreign CA, wrong key type, not the expected peer). */
+  TLS_PEER_REJECTED: 'AMST_TLS_PEER_REJECTED',
+  /** A sealed datagram failed authentication (wrong cluster key, tampered or truncated bytes). */
+  DATAGRAM_AUTH_FAILED: 'AMST_DATAGRAM_AUTH_FAILED',
+  /** A sealed datagram was authentic but already seen, or too old to tell: a replay. */
+  DATAGRAM_REPLAYED: 'AMST_DATAGRAM_REPLAYED',
 } as const;
 
 /** Union of every code in {@link AmstErrorCode}. */

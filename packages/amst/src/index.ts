@@ -13,3 +13,8 @@ export * from './transfer/none-codec.js';
 export * from './transfer/transfer-types.js';
 export * from './transfer/receiver.js';
 export * from './transfer/sender.js';
+export * from './tls/node-certificate.js';
+export * from './tls/tls-transport.js';
+export * from './tls/tls-peer-network.js';
+export * from './peer/datagram-seal.js';
+export * from './peer/sealed-peer-network.js';

@@ -33,3 +33,5 @@ export * from './api/http-server.js';
 export * from './api/client.js';
 export * from './start-node.js';
 export { runCli } from './cli/main.js';
+// #15 security
+export * from './security/index.js';

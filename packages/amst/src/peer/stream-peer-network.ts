@@ -48,6 +48,7 @@ export interface StreamPeerNetworkOptions {
 }
 
 interface Outbound {
+  readonly id: NodeId;
   address: string;
   queue: Uint8Array[];
   queuedBytes: number;
@@ -126,6 +127,7 @@ export class StreamPeerNetwork implements PeerNetwork, Startable {
       return;
     }
     this.outbound.set(id, {
+      id,
       address,
       queue: [],
       queuedBytes: 0,
@@ -208,7 +210,7 @@ export class StreamPeerNetwork implements PeerNetwork, Startable {
     try {
       while (this.running && peer.queue.length > 0) {
         if (!peer.stream) {
-          const stream = await this.transport.dial(peer.address);
+          const stream = await this.transport.dial(peer.address, { expectedPeer: peer.id });
           if (!this.running) {
             stream.abort();
             return;
@@ -275,6 +277,9 @@ export class StreamPeerNetwork implements PeerNetwork, Startable {
             const f = decodePeerFrame(payload);
             if (f.kind === 'hello') {
               if (from !== undefined) throw new Error('second hello');
+              // On an authenticating transport (TLS) the hello must name the node that proved its key.
+              if (stream.remoteNodeId !== undefined && f.id !== stream.remoteNodeId)
+                throw new Error(`hello claims ${f.id} but the transport authenticated ${stream.remoteNodeId}`);
               from = f.id;
             } else if (from === undefined) {
               throw new Error('message before hello');

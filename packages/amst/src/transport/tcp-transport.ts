@@ -5,6 +5,7 @@ import {
   type DialOptions,
   type Duplex,
   type Listener,
+  type NodeId,
   NovacronError,
   type StreamHandler,
   type StreamTransport,
@@ -178,19 +179,38 @@ function closedError(message: string, cause?: unknown): NovacronError {
   return new NovacronError(CoreErrorCode.STREAM_CLOSED, message, cause === undefined ? {} : { cause });
 }
 
-/** One TCP connection as a core {@link Duplex}. */
-class TcpDuplex implements Duplex {
+/**
+ * One TCP connection (plain, or TLS: a `tls.TLSSocket` is a `net.Socket`)
+ * as a core {@link Duplex}. Used by {@link TcpTransport} and `TlsTransport`;
+ * exported for transports built on other socket sources.
+ */
+export class TcpDuplex implements Duplex {
   readonly localAddress: string;
   readonly remoteAddress: string;
   readonly closed: Promise<void>;
-  private writable = true;
-  private failure: Error | undefined;
-  private abortReason: Error | undefined;
+  /** The authenticated peer, when the socket came from an authenticating transport. */
+  readonly remoteNodeId?: NodeId;
+  protected writable = true;
+  protected failure: Error | undefined;
+  protected abortReason: Error | undefined;
+  /** Settles {@link closed}; subclasses whose socket may not emit `'close'` call it themselves. */
+  protected resolveClosed!: () => void;
 
-  constructor(private readonly socket: net.Socket) {
+  /**
+   * @param socket - a connected socket; the duplex owns it from now on.
+   * @param remoteNodeId - the peer the transport authenticated, if any.
+   */
+  constructor(
+    protected readonly socket: net.Socket,
+    remoteNodeId?: NodeId,
+  ) {
+    if (remoteNodeId !== undefined) this.remoteNodeId = remoteNodeId;
     this.localAddress = formatHostPort(socket.localAddress ?? '', socket.localPort ?? 0);
     this.remoteAddress = formatHostPort(socket.remoteAddress ?? '', socket.remotePort ?? 0);
-    this.closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    this.closed = new Promise<void>((resolve) => {
+      this.resolveClosed = resolve;
+      socket.once('close', () => resolve());
+    });
     socket.on('error', (err) => {
       this.failure ??= err;
     });

@@ -1,4 +1,4 @@
-import { type StreamPeerNetwork, UdpPeerNetwork, tcpPeerNetwork } from '@novacron/amst';
+import { type StreamPeerNetwork, UdpPeerNetwork, sealedPeerNetwork, tcpPeerNetwork } from '@novacron/amst';
 import { asNodeId } from '@novacron/core';
 import { peerNetworkCompliance } from '@novacron/testkit/compliance/peer-network';
 
@@ -30,5 +30,16 @@ peerNetworkCompliance('udp (loopback)', {
   }),
   teardown: async (f) => {
     for (const p of f.peers) await (p as UdpPeerNetwork).stop();
+  },
+});
+
+const keys = [{ id: 1, key: new Uint8Array(32).fill(42) }];
+peerNetworkCompliance('udp sealed with a cluster key (loopback)', {
+  setup: async () => {
+    const inner = await wire(ids.map((localId) => new UdpPeerNetwork({ localId, listenAddress: '127.0.0.1:0' })));
+    return { peers: inner.map((n) => sealedPeerNetwork({ inner: n, keys })), settle, maxSettles: 200, inner };
+  },
+  teardown: async (f) => {
+    for (const p of (f as unknown as { inner: UdpPeerNetwork[] }).inner) await p.stop();
   },
 });

@@ -1,3 +1,5 @@
+import type { NodeId } from '../identity/node-id.js';
+
 /**
  * A reliable, ordered, bidirectional byte stream (a TCP connection, a QUIC
  * stream, a simulated pipe). Reading is async iteration; writing applies
@@ -8,6 +10,12 @@ export interface Duplex extends AsyncIterable<Uint8Array> {
   readonly localAddress: string;
   /** Transport-specific address of the other end. */
   readonly remoteAddress: string;
+  /**
+   * The authenticated node at the other end, set only by transports that
+   * prove it cryptographically (TLS with node certificates); `undefined`
+   * on transports that authenticate nobody (plain TCP, memory).
+   */
+  readonly remoteNodeId?: NodeId;
   /**
    * Queues `data` for sending. Resolves once the transport has accepted it
    * (not once the peer has read it). Rejects with `CORE_STREAM_CLOSED` after
@@ -43,6 +51,11 @@ export interface Listener {
 export interface DialOptions {
   /** Aborts the dial; it then rejects with `CORE_ABORTED`. */
   readonly signal?: AbortSignal;
+  /**
+   * The node expected at `address`. Authenticating transports refuse the
+   * connection (`CORE_DIAL_FAILED`) when another node answers; others ignore it.
+   */
+  readonly expectedPeer?: NodeId;
 }
 
 /** Called once per accepted inbound stream. Errors thrown here abort that stream. */
