@@ -7,7 +7,7 @@ export default packageConfig(
   { external: ['vitest'], shims: true },
   {
     // ESM only: these import vitest, which cannot be loaded with require().
-    'vitest': 'src/vitest.ts',
+    vitest: 'src/vitest.ts',
     'compliance/capacity-ledger': 'src/compliance/capacity-ledger.ts',
     'compliance/chunk-codec': 'src/compliance/chunk-codec.ts',
     'compliance/clock': 'src/compliance/clock.ts',
