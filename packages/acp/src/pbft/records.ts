@@ -23,7 +23,7 @@ export interface PersistedStable {
 }
 
 /**
- * What a PBFT replica writes to its {@link DurableLog} (one record per
+ * What a PBFT replica writes to its `DurableLog` (core) (one record per
  * entry, the entry's term being the view). A replica acts on a record
  * (sends the prepare, commit, view change or checkpoint that depends on
  * it) only once it is durable; on restart it replays them in order.
