@@ -2,7 +2,6 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import {
   type Clock,
-  CoreErrorCode,
   type DialOptions,
   type Duplex,
   type Listener,
@@ -19,7 +18,7 @@ import {
   systemClock,
 } from '@novacron/core';
 import { AmstErrorCode } from '../errors.js';
-import { formatHostPort, parseHostPort } from '../transport/address.js';
+import { bindServer, dialSocket, setWriteBuffer } from '../transport/socket-setup.js';
 import { TcpDuplex, type TcpTransportOptions } from '../transport/tcp-transport.js';
 import { type TlsCredentials, nodeIdOfCertificate, parseCertificate } from './node-certificate.js';
 
@@ -166,87 +165,36 @@ export class TlsTransport implements StreamTransport {
    * `AMST_TLS_PEER_REJECTED`); `CORE_ABORTED` on abort.
    */
   dial(address: string, options: DialOptions = {}): Promise<Duplex> {
-    const signal = options.signal;
-    if (signal?.aborted)
-      return Promise.reject(new NovacronError(CoreErrorCode.ABORTED, 'dial aborted', { cause: signal.reason }));
-    let target: { host: string; port: number };
-    try {
-      target = parseHostPort(address);
-    } catch (err) {
-      return Promise.reject(
-        new NovacronError(CoreErrorCode.DIAL_FAILED, `cannot dial ${address}`, { details: { address }, cause: err }),
-      );
-    }
-    return new Promise<Duplex>((resolve, reject) => {
-      const socket = tls.connect({
-        ...this.secure,
-        host: target.host,
-        port: target.port,
-        // Node ids, not host names, identify peers: authenticate() checks the certificate.
-        servername: undefined as unknown as string,
-        checkServerIdentity: () => undefined,
-        rejectUnauthorized: this.trust.kind === 'ca',
-        allowHalfOpen: true,
-        noDelay: this.noDelay,
-        keepAlive: this.keepAliveMs > 0,
-        keepAliveInitialDelay: this.keepAliveMs,
-        highWaterMark: this.readBufferBytes,
-      } as tls.ConnectionOptions);
-      let settled = false;
-      const finish = (err?: NovacronError, peer?: NodeId) => {
-        if (settled) return;
-        settled = true;
-        timer.cancel();
-        signal?.removeEventListener('abort', onAbort);
-        socket.off('error', onError);
-        socket.off('secureConnect', onSecure);
-        if (err || peer === undefined) {
-          socket.destroy();
-          reject(err);
-        } else {
-          (socket as unknown as { _writableState: { highWaterMark: number } })._writableState.highWaterMark =
-            this.writeBufferBytes;
-          resolve(new TlsDuplex(socket, peer));
-        }
-      };
-      const onAbort = () => finish(new NovacronError(CoreErrorCode.ABORTED, 'dial aborted', { cause: signal?.reason }));
-      const onError = (err: Error) =>
-        finish(
-          new NovacronError(CoreErrorCode.DIAL_FAILED, `cannot dial ${address}: ${err.message}`, {
-            details: { address },
-            cause: err,
-          }),
-        );
-      const onSecure = () => {
+    return dialSocket(address, options, {
+      clock: this.clock,
+      timeoutMs: this.connectTimeoutMs,
+      readyEvent: 'secureConnect',
+      connect: ({ host, port }) =>
+        tls.connect({
+          ...this.secure,
+          host,
+          port,
+          // Node ids, not host names, identify peers: authenticate() checks the certificate.
+          servername: undefined as unknown as string,
+          checkServerIdentity: () => undefined,
+          rejectUnauthorized: this.trust.kind === 'ca',
+          allowHalfOpen: true,
+          noDelay: this.noDelay,
+          keepAlive: this.keepAliveMs > 0,
+          keepAliveInitialDelay: this.keepAliveMs,
+          highWaterMark: this.readBufferBytes,
+        } as tls.ConnectionOptions),
+      ready: (socket) => {
+        let peer: NodeId;
         try {
-          finish(undefined, this.authenticate(socket, options.expectedPeer));
+          peer = this.authenticate(socket, options.expectedPeer);
         } catch (err) {
-          const reason = isNovacronError(err) ? String(err.details.reason ?? 'rejected') : 'rejected';
-          this.count('dial', reason);
-          finish(
-            new NovacronError(CoreErrorCode.DIAL_FAILED, `cannot dial ${address}: ${(err as Error).message}`, {
-              details: { address },
-              cause: err,
-            }),
-          );
+          this.count('dial', isNovacronError(err) ? String(err.details.reason ?? 'rejected') : 'rejected');
+          throw err;
         }
-      };
-      const timer = this.clock.setTimeout(
-        () =>
-          finish(
-            new NovacronError(
-              CoreErrorCode.DIAL_FAILED,
-              `dial ${address} timed out after ${this.connectTimeoutMs} ms`,
-              {
-                details: { address, timeoutMs: this.connectTimeoutMs },
-              },
-            ),
-          ),
-        this.connectTimeoutMs,
-      );
-      signal?.addEventListener('abort', onAbort, { once: true });
-      socket.once('error', onError);
-      socket.once('secureConnect', onSecure);
+        setWriteBuffer(socket, this.writeBufferBytes);
+        return new TlsDuplex(socket, peer);
+      },
     });
   }
 
@@ -256,7 +204,6 @@ export class TlsTransport implements StreamTransport {
    * at debug level and dropped; they never reach `handler`.
    */
   async listen(address: string, handler: StreamHandler): Promise<Listener> {
-    const { host, port } = parseHostPort(address);
     const server = tls.createServer({
       ...this.secure,
       requestCert: true,
@@ -284,8 +231,7 @@ export class TlsTransport implements StreamTransport {
         return;
       }
       socket.setNoDelay(this.noDelay);
-      (socket as unknown as { _writableState: { highWaterMark: number } })._writableState.highWaterMark =
-        this.writeBufferBytes;
+      setWriteBuffer(socket, this.writeBufferBytes);
       const stream = new TlsDuplex(socket, peer);
       try {
         handler(stream);
@@ -298,28 +244,7 @@ export class TlsTransport implements StreamTransport {
       this.logger?.debug('tls handshake failed', { remote: socket.remoteAddress, message: err.message });
       socket.destroy();
     });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) =>
-        reject(
-          new NovacronError(CoreErrorCode.INVALID_STATE, `cannot listen on ${address}: ${err.message}`, {
-            details: { address },
-            cause: err,
-          }),
-        );
-      server.once('error', onError);
-      server.listen(port, host, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
-    server.on('error', () => {});
-    const bound = server.address() as net.AddressInfo;
-    return {
-      address: formatHostPort(bound.address, bound.port),
-      close: async () => {
-        if (server.listening) server.close();
-      },
-    };
+    return bindServer(server, address);
   }
 }
 

@@ -11,7 +11,8 @@ import {
   type StreamTransport,
   systemClock,
 } from '@novacron/core';
-import { formatHostPort, parseHostPort } from './address.js';
+import { formatHostPort } from './address.js';
+import { bindServer, dialSocket, setWriteBuffer } from './socket-setup.js';
 
 /** Options for {@link TcpTransport}. */
 export interface TcpTransportOptions {
@@ -60,75 +61,27 @@ export class TcpTransport implements StreamTransport {
 
   /** Connects to `host:port`; `CORE_DIAL_FAILED` on refusal, timeout or a bad address, `CORE_ABORTED` on abort. */
   dial(address: string, options: DialOptions = {}): Promise<Duplex> {
-    const signal = options.signal;
-    if (signal?.aborted) {
-      return Promise.reject(new NovacronError(CoreErrorCode.ABORTED, 'dial aborted', { cause: signal.reason }));
-    }
-    let target: { host: string; port: number };
-    try {
-      target = parseHostPort(address);
-    } catch (err) {
-      return Promise.reject(
-        new NovacronError(CoreErrorCode.DIAL_FAILED, `cannot dial ${address}`, { details: { address }, cause: err }),
-      );
-    }
-    return new Promise<Duplex>((resolve, reject) => {
-      const socket = net.connect({
-        host: target.host,
-        port: target.port,
-        allowHalfOpen: true,
-        noDelay: this.noDelay,
-        keepAlive: this.keepAliveMs > 0,
-        keepAliveInitialDelay: this.keepAliveMs,
-        readableHighWaterMark: this.readBufferBytes,
-        writableHighWaterMark: this.writeBufferBytes,
-      } as net.NetConnectOpts);
-      let settled = false;
-      const finish = (err?: NovacronError) => {
-        if (settled) return;
-        settled = true;
-        timer.cancel();
-        signal?.removeEventListener('abort', onAbort);
-        socket.off('error', onError);
-        socket.off('connect', onConnect);
-        if (err) {
-          socket.destroy();
-          reject(err);
-        } else {
-          resolve(new TcpDuplex(socket));
-        }
-      };
-      const onAbort = () => finish(new NovacronError(CoreErrorCode.ABORTED, 'dial aborted', { cause: signal?.reason }));
-      const onError = (err: Error) =>
-        finish(
-          new NovacronError(CoreErrorCode.DIAL_FAILED, `cannot dial ${address}: ${err.message}`, {
-            details: { address },
-            cause: err,
-          }),
-        );
-      const onConnect = () => finish();
-      const timer = this.clock.setTimeout(
-        () =>
-          finish(
-            new NovacronError(
-              CoreErrorCode.DIAL_FAILED,
-              `dial ${address} timed out after ${this.connectTimeoutMs} ms`,
-              {
-                details: { address, timeoutMs: this.connectTimeoutMs },
-              },
-            ),
-          ),
-        this.connectTimeoutMs,
-      );
-      signal?.addEventListener('abort', onAbort, { once: true });
-      socket.once('error', onError);
-      socket.once('connect', onConnect);
+    return dialSocket(address, options, {
+      clock: this.clock,
+      timeoutMs: this.connectTimeoutMs,
+      readyEvent: 'connect',
+      connect: ({ host, port }) =>
+        net.connect({
+          host,
+          port,
+          allowHalfOpen: true,
+          noDelay: this.noDelay,
+          keepAlive: this.keepAliveMs > 0,
+          keepAliveInitialDelay: this.keepAliveMs,
+          readableHighWaterMark: this.readBufferBytes,
+          writableHighWaterMark: this.writeBufferBytes,
+        } as net.NetConnectOpts),
+      ready: (socket) => new TcpDuplex(socket),
     });
   }
 
   /** Binds `host:port` (port 0 picks one) and hands each accepted socket to `handler`. */
   async listen(address: string, handler: StreamHandler): Promise<Listener> {
-    const { host, port } = parseHostPort(address);
     const server = net.createServer({
       allowHalfOpen: true,
       noDelay: this.noDelay,
@@ -139,8 +92,7 @@ export class TcpTransport implements StreamTransport {
     server.on('connection', (socket) => {
       socket.setNoDelay(this.noDelay);
       // Accepted sockets take the server's read high-water mark; the write side is sized here.
-      (socket as unknown as { _writableState: { highWaterMark: number } })._writableState.highWaterMark =
-        this.writeBufferBytes;
+      setWriteBuffer(socket, this.writeBufferBytes);
       const stream = new TcpDuplex(socket);
       try {
         handler(stream);
@@ -148,30 +100,7 @@ export class TcpTransport implements StreamTransport {
         stream.abort(err instanceof Error ? err : new Error(String(err)));
       }
     });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) =>
-        reject(
-          new NovacronError(CoreErrorCode.INVALID_STATE, `cannot listen on ${address}: ${err.message}`, {
-            details: { address },
-            cause: err,
-          }),
-        );
-      server.once('error', onError);
-      server.listen(port, host, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
-    // A listener error after binding (EMFILE on accept) must not crash the process.
-    server.on('error', () => {});
-    const bound = server.address() as net.AddressInfo;
-    return {
-      address: formatHostPort(bound.address, bound.port),
-      // server.close() stops accepting at once; its callback would wait for accepted sockets, which stay open.
-      close: async () => {
-        if (server.listening) server.close();
-      },
-    };
+    return bindServer(server, address);
   }
 }
 
