@@ -13,6 +13,7 @@
  * npx tsx bench/src/node-reconfigure.ts [rounds]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -45,6 +46,10 @@ async function main() {
   const peer = await Promise.all(names.map(freePort));
   const api = await Promise.all(names.map(freePort));
   const seeds = names.map((n, i) => `${n}@127.0.0.1:${peer[i]}`).join(',');
+  // Every node's sealed gossip uses one cluster key (as `novacron cluster up` does).
+  const keyFile = join(dir, 'cluster.key');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
   const boots: number[] = [];
   await Promise.all(
     names.map(
@@ -69,6 +74,8 @@ async function main() {
               seeds,
               '--data-dir',
               join(dir, name),
+              '--cluster-key-file',
+              keyFile,
             ],
             { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NOVACRON_LOG__LEVEL: 'warn' } },
           );

@@ -2,7 +2,8 @@
 // provider form a cluster (Raft over amst TCP), place twelve VMs in six
 // anti-affine pairs, lose a node, and re-place its VMs on the others.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -61,6 +62,10 @@ async function main(): Promise<void> {
   const peer = await Promise.all(names.map(freePort));
   const api = await Promise.all(names.map(freePort));
   const seeds = names.map((n, i) => `${n}@127.0.0.1:${peer[i]}`).join(',');
+  // Every node's sealed gossip uses one cluster key (as `novacron cluster up` does).
+  const keyFile = join(dataRoot, 'cluster.key');
+  mkdirSync(dataRoot, { recursive: true });
+  writeFileSync(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
   log(`starting 3 node processes (${cli})`);
   await Promise.all(
     names.map(
@@ -85,6 +90,8 @@ async function main(): Promise<void> {
               seeds,
               '--data-dir',
               join(dataRoot, name),
+              '--cluster-key-file',
+              keyFile,
             ],
             {
               stdio: ['ignore', 'pipe', 'inherit'],
@@ -92,6 +99,8 @@ async function main(): Promise<void> {
                 ...process.env,
                 NOVACRON_LOG__LEVEL: 'warn',
                 NOVACRON_CLUSTER__FAILOVER_AFTER_MS: '2000',
+                // SWIM: probe every 500 ms, so a killed node is declared dead in ~2.5 s.
+                NOVACRON_GOSSIP__PROBE_INTERVAL_MS: '500',
                 NOVACRON_CLUSTER__RAFT__TICK_MS: '100',
               },
             },

@@ -43,6 +43,10 @@ export const NodeErrorCode = {
   CLIENT_BAD_RESPONSE: 'NODE_CLIENT_BAD_RESPONSE',
   /** The HTTP client could not reach the node. */
   CLIENT_UNREACHABLE: 'NODE_CLIENT_UNREACHABLE',
+  /** The cluster key is not 32 bytes as 64 hex digits (or base64); `details.source` names where it came from, never the value. */
+  CLUSTER_KEY_INVALID: 'NODE_CLUSTER_KEY_INVALID',
+  /** The control log's trust settings cannot be met (an untrusted group without pinned replica keys, a node name that is not the identity's id); `details.group`. */
+  TRUST_CONFIG_INVALID: 'NODE_TRUST_CONFIG_INVALID',
 } as const;
 
 /** Union of every code in {@link NodeErrorCode}. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { KvStateMachine } from '@novacron/acp';
-import { tcpPeerNetwork, type StreamPeerNetwork } from '@novacron/amst';
+import { GOSSIP_PROFILES, type GossipConfig, type GossipProfileName, KvStateMachine } from '@novacron/acp';
+import { sealedPeerNetwork, tcpPeerNetwork, type StreamPeerNetwork, UdpPeerNetwork } from '@novacron/amst';
 import {
   type Clock,
   type ConsensusGroup,
@@ -12,6 +12,7 @@ import {
   ModeDetector,
   type ModeChange,
   nodeFileIO,
+  type PeerNetwork,
   seededRng,
   systemClock,
   type VmProvider,
@@ -30,6 +31,8 @@ import { type LoadNodeConfigOptions, loadNodeConfig } from './config/load-config
 import type { NodeConfig, NodeConfigInput } from './config/schema.js';
 import type { Membership } from './membership/membership.js';
 import { StaticMembership } from './membership/static-membership.js';
+import { loadClusterKey } from './membership/cluster-key.js';
+import { SwimMembership } from './membership/swim-membership.js';
 import { pinoLogger } from './observability/pino-logger.js';
 import { PromMetrics } from './observability/prom-metrics.js';
 
@@ -62,6 +65,21 @@ export interface CreateNodeOptions {
   readonly clock?: Clock;
   /** Extra components started with the node (e.g. the HTTP API, which `startNode` adds). */
   readonly components?: readonly ((node: NovacronNode) => NodeComponent)[];
+}
+
+/** SWIM timing by the mode a node starts in. */
+const GOSSIP_PROFILE_BY_MODE = { datacenter: 'lan', hybrid: 'wan', internet: 'internet' } as const;
+
+/** The configured overrides of a SWIM profile; a shorter probe interval also shortens the probe timeout to fit. */
+function gossipTuning(g: NodeConfig['gossip'], profile: GossipProfileName): Partial<GossipConfig> {
+  const base = GOSSIP_PROFILES[profile];
+  const interval = g.probeIntervalMs ?? base.probeIntervalMs;
+  const timeout = g.probeTimeoutMs ?? Math.min(base.probeTimeoutMs, Math.max(1, Math.floor(interval / 2)));
+  return {
+    probeIntervalMs: interval,
+    probeTimeoutMs: timeout,
+    ...(g.suspicionMult ? { suspicionMult: g.suspicionMult } : {}),
+  };
 }
 
 type StaticMembershipSample = ConstructorParameters<typeof StaticMembership>[0]['onSample'];
@@ -103,6 +121,8 @@ export class NovacronNode {
   readonly #opts: CreateNodeOptions;
   #id: string | undefined;
   #network: StreamPeerNetwork | undefined;
+  #udp: UdpPeerNetwork | undefined;
+  #gossipNetwork: PeerNetwork | undefined;
   #membership: Membership | undefined;
   #group: ConsensusGroup | undefined;
   #controller: ClusterController | undefined;
@@ -156,6 +176,10 @@ export class NovacronNode {
   /** Bound peer-network address. */
   get peerAddress(): string | undefined {
     return this.#network?.address;
+  }
+  /** Bound UDP gossip address (with `cluster.membership: gossip`). */
+  get gossipAddress(): string | undefined {
+    return this.#udp?.address;
   }
   /** The cluster controller (after start). */
   get cluster(): ClusterController {
@@ -313,9 +337,57 @@ export class NovacronNode {
       },
     };
 
+    const gossipSeeds = c.gossip.seeds
+      ? new Map(
+          c.gossip.seeds.map((x) => {
+            const at = x.indexOf('@');
+            return [x.slice(0, at), x.slice(at + 1)] as const;
+          }),
+        )
+      : seeds;
+    // Gossip runs on UDP, sealed under the cluster key: SWIM's datagrams decide who is in the cluster,
+    // so a forged "dead" or "alive" must not be accepted from outside it.
+    const gossipNetwork: NodeComponent = {
+      name: 'gossip-network',
+      dependsOn: ['peer-network'],
+      start: async () => {
+        const listen = c.gossip.listen ?? this.#network!.address ?? c.network.listen;
+        this.#udp = new UdpPeerNetwork({
+          localId: this.id,
+          listenAddress: listen,
+          peers: [...gossipSeeds].filter(([id]) => id !== this.id),
+          maxMessageSize: 1_400,
+          logger: this.logger.child('udp'),
+          metrics: this.metrics,
+        });
+        await this.#udp.start();
+        this.#gossipNetwork = c.gossip.sealed
+          ? sealedPeerNetwork({
+              inner: this.#udp,
+              keys: [
+                {
+                  id: 1,
+                  key: loadClusterKey({
+                    ...(c.gossip.keyFile ? { keyFile: c.gossip.keyFile } : {}),
+                    keyEnv: c.gossip.keyEnv,
+                    dataDir,
+                    mayCreate: [...gossipSeeds.keys()].every((id) => id === this.id),
+                  }),
+                },
+              ],
+              logger: this.logger.child('sealed'),
+              metrics: this.metrics,
+            })
+          : this.#udp;
+      },
+      stop: async () => {
+        await this.#udp?.stop();
+      },
+    };
+
     const membership: NodeComponent = {
       name: 'membership',
-      dependsOn: ['peer-network'],
+      dependsOn: c.cluster.membership === 'gossip' ? ['peer-network', 'gossip-network'] : ['peer-network'],
       start: () => {
         const onSample: StaticMembershipSample = (_peer, sample) => {
           try {
@@ -324,6 +396,8 @@ export class NovacronNode {
             this.logger.debug('sample rejected', { error: (err as Error).message });
           }
         };
+        const gossipProfile = c.gossip.profile ?? GOSSIP_PROFILE_BY_MODE[c.mode.override ?? c.preset ?? 'hybrid'];
+        const tuning = gossipTuning(c.gossip, gossipProfile);
         this.#membership =
           this.#opts.membership?.({
             network: this.#network!,
@@ -332,16 +406,32 @@ export class NovacronNode {
             nodeId: this.id,
             onSample,
           }) ??
-          new StaticMembership({
-            network: this.#network!,
-            localAddress: c.network.advertise ?? this.#network!.address ?? c.network.listen,
-            seeds,
-            clock: this.clock,
-            probeIntervalMs: c.mode.probeIntervalMs,
-            failAfterMs: c.cluster.failoverAfterMs,
-            onSample,
-            logger: this.logger.child('membership'),
-          });
+          (c.cluster.membership === 'gossip'
+            ? new SwimMembership({
+                network: this.#gossipNetwork!,
+                addressBook: this.#udp!,
+                localAddress: c.gossip.advertise ?? this.#udp!.address ?? c.network.listen,
+                seeds: gossipSeeds,
+                clock: this.clock,
+                rng: seededRng(`${this.id}-${boot}-gossip`),
+                profile: gossipProfile,
+                gossip: tuning,
+                reconnectIntervalMs: 5 * (tuning.probeIntervalMs ?? 1000),
+                probeIntervalMs: c.mode.probeIntervalMs,
+                onSample,
+                logger: this.logger.child('membership'),
+                metrics: this.metrics,
+              })
+            : new StaticMembership({
+                network: this.#network!,
+                localAddress: c.network.advertise ?? this.#network!.address ?? c.network.listen,
+                seeds,
+                clock: this.clock,
+                probeIntervalMs: c.mode.probeIntervalMs,
+                failAfterMs: c.cluster.failoverAfterMs,
+                onSample,
+                logger: this.logger.child('membership'),
+              }));
         if (this.#apiUrl) this.#membership.setLocalMeta('api', this.#apiUrl);
         return this.#membership.start();
       },
@@ -476,7 +566,16 @@ export class NovacronNode {
       reconfigure: (m) =>
         this.logger.debug('placement policy', { mode: m, policy: this.config.mode.profiles[m].placementPolicy }),
     };
-    return [identity, network, membership, controlLog, provider, mode, cluster];
+    return [
+      identity,
+      network,
+      ...(c.cluster.membership === 'gossip' ? [gossipNetwork] : []),
+      membership,
+      controlLog,
+      provider,
+      mode,
+      cluster,
+    ];
   }
 }
 

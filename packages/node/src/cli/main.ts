@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isNovacronError } from '@novacron/core';
@@ -9,6 +9,7 @@ import { NovacronClient } from '../api/client.js';
 import { loadNodeConfig } from '../config/load-config.js';
 import type { NodeConfigInput } from '../config/schema.js';
 import { NodeErrorCode } from '../errors.js';
+import { CLUSTER_KEY_FILE, createClusterKeyFile } from '../membership/cluster-key.js';
 import { pinoLogger } from '../observability/pino-logger.js';
 import { startNode } from '../start-node.js';
 import { bytes, parseBytes, table } from './table.js';
@@ -17,7 +18,9 @@ const USAGE = `novacron <command> [options]
 
   node start [--config FILE] [--name ID] [--listen HOST:PORT] [--api HOST:PORT]
              [--seeds ID@HOST:PORT,...] [--data-dir DIR] [--provider memory|qemu] [--preset MODE]
+             [--cluster-key-file FILE]
   cluster up --nodes N [--provider memory|qemu] [--base-port PORT] [--data-dir DIR]
+             (writes DIR/cluster.key, the gossip key every node is given, unless it exists)
   vm create ID --cpu MILLIS --memory BYTES [--group G] [--spread] [--label K=V ...]
   vm list | vm get ID | vm start ID | vm stop ID | vm delete ID
   status
@@ -40,6 +43,7 @@ const OPTIONS = {
   preset: { type: 'string' },
   nodes: { type: 'string' },
   'base-port': { type: 'string' },
+  'cluster-key-file': { type: 'string' },
   'api-url': { type: 'string' },
   token: { type: 'string' },
   cpu: { type: 'string' },
@@ -225,6 +229,7 @@ function flagsConfig(values: Values): NodeConfigInput {
   set('network', 'seeds', values.seeds?.split(',').filter(Boolean));
   set('api', 'listen', values.api);
   set('provider', 'kind', values.provider);
+  set('gossip', 'keyFile', values['cluster-key-file']);
   if (values.preset !== undefined) c.preset = values.preset;
   return c as NodeConfigInput;
 }
@@ -281,6 +286,9 @@ async function clusterUp(values: Values, io: typeof defaultIo): Promise<number> 
   const basePort = Number(values['base-port'] ?? '7400');
   const dataDir = resolve(values['data-dir'] ?? '.novacron-cluster');
   const seeds = Array.from({ length: n }, (_, i) => `n${i + 1}@127.0.0.1:${basePort + i}`).join(',');
+  // One cluster key for every node's sealed gossip, kept (0600) next to their data directories.
+  const keyFile = join(dataDir, CLUSTER_KEY_FILE);
+  if (!existsSync(keyFile)) createClusterKeyFile(keyFile);
   // The running script is this CLI's bin: children run the same one.
   const cli = process.argv[1]!;
   const children: ChildProcess[] = [];
@@ -306,6 +314,8 @@ async function clusterUp(values: Values, io: typeof defaultIo): Promise<number> 
       values.provider ?? 'memory',
       '--preset',
       values.preset ?? 'datacenter',
+      '--cluster-key-file',
+      keyFile,
     ];
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],

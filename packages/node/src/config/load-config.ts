@@ -49,6 +49,7 @@ const RESERVED_ENV = new Set([
   'NOVACRON_FC_SEED',
   'NOVACRON_API_URL',
   'NOVACRON_API_TOKEN',
+  'NOVACRON_CLUSTER_KEY',
 ]);
 
 type Obj = Record<string, unknown>;

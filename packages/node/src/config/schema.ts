@@ -183,6 +183,12 @@ export const nodeConfigSchema = z.strictObject({
             .describe('Compact the log every this many entries (0: never).'),
         })
         .prefault({}),
+      membership: z
+        .enum(['gossip', 'static'])
+        .default('gossip')
+        .describe(
+          'How members find each other: `gossip` (SWIM with Lifeguard over sealed UDP, joining through the seeds; see `gossip.*`) or `static` (the seeds are the member list, liveness from RTT probes).',
+        ),
       failoverAfterMs: POSITIVE_MS.optional().describe(
         'A member silent this long is declared down and its VMs re-placed (default by preset: 2000 datacenter, 5000 hybrid, 15000 internet).',
       ),
@@ -260,6 +266,60 @@ export const nodeConfigSchema = z.strictObject({
         .describe('What each component switches to in each mode.'),
     })
     .prefault({}),
+  gossip: z
+    .strictObject({
+      listen: HOST_PORT.optional().describe(
+        "UDP address gossip binds (default: the peer network's bound host and port, on UDP).",
+      ),
+      advertise: HOST_PORT.optional().describe('UDP address other members send gossip to (default: the bound one).'),
+      seeds: z
+        .array(SEED)
+        .optional()
+        .describe(
+          'Members to join through as `id@host:port` (UDP). Default: `network.seeds` (gossip uses the same port numbers on UDP).',
+        ),
+      profile: z
+        .enum(['lan', 'wan', 'internet'])
+        .optional()
+        .describe(
+          'SWIM timing profile (memberlist LAN/WAN, or internet). Default by the starting mode: `lan` datacenter, `wan` hybrid, `internet` internet.',
+        ),
+      probeIntervalMs: POSITIVE_MS.max(600_000)
+        .optional()
+        .describe("Failure-detection probe interval (default: the profile's)."),
+      probeTimeoutMs: POSITIVE_MS.max(600_000)
+        .optional()
+        .describe("Time a direct probe waits before asking others to probe indirectly (default: the profile's)."),
+      suspicionMult: z
+        .number()
+        .int()
+        .min(1)
+        .max(100)
+        .optional()
+        .describe(
+          "Suspicion timeout in probe intervals, scaled by log10 of the cluster size (default: the profile's).",
+        ),
+      sealed: z
+        .boolean()
+        .default(true)
+        .describe(
+          'Seal every gossip and probe datagram (ChaCha20-Poly1305 under the cluster key, replay window). Off only on an isolated test network.',
+        ),
+      keyFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'File holding the cluster key (64 hex digits; `novacron cluster up` writes one). Default: `<dataDir>/cluster.key`, created by a node that has no other seeds.',
+        ),
+      keyEnv: z
+        .string()
+        .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name')
+        .default('NOVACRON_CLUSTER_KEY')
+        .describe('Environment variable holding the cluster key when no key file is configured.'),
+    })
+    .prefault({})
+    .describe('SWIM gossip membership (`cluster.membership: gossip`).'),
   provider: z
     .strictObject({
       kind: z.enum(['memory', 'qemu']).default('memory').describe('VM provider: `memory` (simulated VMs) or `qemu`.'),

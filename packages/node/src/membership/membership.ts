@@ -25,14 +25,19 @@ export interface MemberChange {
   readonly member: MemberInfo;
   /** Its previous status (`undefined` when newly known). */
   readonly previous: MemberStatus | undefined;
+  /**
+   * What the implementation saw, for audit logs: SWIM's event kind (`join`,
+   * `alive`, `suspect`, `dead`, `left`) for gossip membership; `probe` for
+   * static membership.
+   */
+  readonly reason?: string;
 }
 
 /**
  * Membership and discovery as the node consumes it: who is in the
  * cluster, who is reachable, and what they advertise. The node ships a
- * static implementation (members from config seeds, liveness from RTT
- * probes); acp's SWIM gossip (#7) will implement the same interface so the
- * node can swap it in without other changes.
+ * gossip implementation (SWIM over sealed UDP, the default) and a static
+ * one (members from config seeds, liveness from RTT probes).
  */
 export interface Membership extends Startable {
   /** This node's id. */
@@ -41,6 +46,11 @@ export interface Membership extends Startable {
   members(): MemberInfo[];
   /** Sets a fact this node advertises to the others. */
   setLocalMeta(key: string, value: string): void;
-  /** Calls `listener` on every status change; returns the unsubscribe function. */
+  /**
+   * Calls `listener` on every change of a member's status, a new member
+   * included (`previous` undefined), in the order they happen; returns the
+   * unsubscribe function. A listener that throws is logged and skipped.
+   * This is the hook audit logs and the cluster controller use.
+   */
   onChange(listener: (change: MemberChange) => void): () => void;
 }

@@ -1,22 +1,6 @@
-import {
-  type Clock,
-  decodeMsgpack,
-  encodeMsgpack,
-  type LinkSample,
-  type Logger,
-  type NodeId,
-  type PeerNetwork,
-  type Timer,
-} from '@novacron/core';
+import type { Clock, LinkSample, Logger, NodeId, PeerNetwork, Timer } from '@novacron/core';
 import type { MemberChange, MemberInfo, Membership, MemberStatus } from './membership.js';
-
-/** Channel the probes use on the peer network (docs/protocol/node-probe.md). */
-export const PROBE_CHANNEL = 'node/probe';
-const VERSION = 1;
-const PING = 0;
-const PONG = 1;
-const MAX_META_ENTRIES = 16;
-const MAX_META_CHARS = 512;
+import { RttProber } from './rtt-prober.js';
 
 /** Options of {@link StaticMembership}. */
 export interface StaticMembershipInit {
@@ -45,7 +29,6 @@ interface Peer {
   lastSeenAt: number | undefined;
   rttMs: number | undefined;
   meta: Record<string, string>;
-  pongs: number;
 }
 
 /**
@@ -63,12 +46,9 @@ export class StaticMembership implements Membership {
   readonly #peers = new Map<NodeId, Peer>();
   readonly #listeners = new Set<(c: MemberChange) => void>();
   readonly #meta: Record<string, string> = {};
-  #nonce = 0;
+  readonly #prober: RttProber;
   #timer: Timer | undefined;
-  #unhandle: (() => void) | undefined;
   #startedAt = 0;
-  /** Probes dropped because they did not decode. */
-  malformed = 0;
 
   constructor(init: StaticMembershipInit) {
     this.#init = init;
@@ -82,14 +62,31 @@ export class StaticMembership implements Membership {
           lastSeenAt: undefined,
           rttMs: undefined,
           meta: {},
-          pongs: 0,
         });
+    this.#prober = new RttProber({
+      network: init.network,
+      clock: init.clock,
+      meta: () => this.#meta,
+      accept: (from) => this.#peers.has(from), // not a member of this static cluster
+      onProbe: (from, meta) => {
+        const p = this.#peers.get(from)!;
+        p.lastSeenAt = init.clock.now();
+        p.meta = meta;
+        this.#set(p, 'alive');
+      },
+      onRtt: (from, rttMs, at, first) => {
+        this.#peers.get(from)!.rttMs = rttMs;
+        // The first pong's RTT includes connection setup (TCP handshake, peer start-up): it says
+        // nothing about the link, and the detector's first sample sets the mode at once.
+        if (!first) init.onSample?.(from, { at, rttMs, source: 'node-probe' });
+      },
+    });
   }
 
   start(): void {
     if (this.#timer) return;
     this.#startedAt = this.#init.clock.now();
-    this.#unhandle = this.#init.network.handle(PROBE_CHANNEL, (from, data) => this.#receive(from, data));
+    this.#prober.start();
     this.#timer = this.#init.clock.setInterval(() => this.#round(), this.#init.probeIntervalMs);
     this.#round();
   }
@@ -97,8 +94,12 @@ export class StaticMembership implements Membership {
   stop(): void {
     this.#timer?.cancel();
     this.#timer = undefined;
-    this.#unhandle?.();
-    this.#unhandle = undefined;
+    this.#prober.stop();
+  }
+
+  /** Probes dropped because they did not decode. */
+  get malformed(): number {
+    return this.#prober.malformed;
   }
 
   setLocalMeta(key: string, value: string): void {
@@ -141,7 +142,7 @@ export class StaticMembership implements Membership {
       const status: MemberStatus =
         silent >= this.#init.failAfterMs ? 'down' : silent >= this.#init.failAfterMs / 2 ? 'suspect' : 'alive';
       if (p.lastSeenAt !== undefined || status === 'down') this.#set(p, status);
-      this.#init.network.send(p.id, PROBE_CHANNEL, encodeMsgpack([VERSION, PING, ++this.#nonce, now, this.#meta]));
+      this.#prober.ping(p.id);
     }
   }
 
@@ -150,7 +151,7 @@ export class StaticMembership implements Membership {
     const previous = p.status;
     p.status = status;
     this.#init.logger?.info('member status', { member: p.id, from: previous, to: status });
-    const change = { member: this.#info(p), previous };
+    const change: MemberChange = { member: this.#info(p), previous, reason: 'probe' };
     for (const l of [...this.#listeners]) {
       try {
         l(change);
@@ -161,62 +162,4 @@ export class StaticMembership implements Membership {
       }
     }
   }
-
-  #receive(from: NodeId, data: Uint8Array): void {
-    const p = this.#peers.get(from);
-    if (!p) return; // not a member of this static cluster
-    const msg = decodeProbe(data);
-    if (!msg) {
-      this.malformed++;
-      return;
-    }
-    const now = this.#init.clock.now();
-    p.lastSeenAt = now;
-    p.meta = msg.meta;
-    if (msg.kind === PING) {
-      this.#init.network.send(from, PROBE_CHANNEL, encodeMsgpack([VERSION, PONG, msg.nonce, msg.sentAt, this.#meta]));
-    } else if (msg.sentAt <= now && now - msg.sentAt < 3_600_000) {
-      p.rttMs = now - msg.sentAt;
-      // The first pong's RTT includes connection setup (TCP handshake, peer start-up): it says
-      // nothing about the link, and the detector's first sample sets the mode at once.
-      if (p.pongs++ > 0) this.#init.onSample?.(from, { at: now, rttMs: p.rttMs, source: 'node-probe' });
-    }
-    this.#set(p, 'alive');
-  }
-}
-
-interface Probe {
-  kind: number;
-  nonce: number;
-  sentAt: number;
-  meta: Record<string, string>;
-}
-
-/** Decodes a probe; `undefined` when malformed (wrong version, types, sizes). */
-export function decodeProbe(data: Uint8Array): Probe | undefined {
-  if (data.length > 8192) return undefined;
-  let v: unknown;
-  try {
-    v = decodeMsgpack(data);
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(v) || v.length !== 5 || v[0] !== VERSION) return undefined;
-  const [, kind, nonce, sentAt, meta] = v as unknown[];
-  if (
-    (kind !== PING && kind !== PONG) ||
-    !Number.isSafeInteger(nonce) ||
-    typeof sentAt !== 'number' ||
-    !Number.isFinite(sentAt)
-  )
-    return undefined;
-  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return undefined;
-  const entries = Object.entries(meta as Record<string, unknown>);
-  if (entries.length > MAX_META_ENTRIES) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, x] of entries) {
-    if (typeof x !== 'string' || k.length + x.length > MAX_META_CHARS) return undefined;
-    out[k] = x;
-  }
-  return { kind: kind as number, nonce: nonce as number, sentAt, meta: out };
 }

@@ -3,7 +3,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isNovacronError } from '@novacron/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiRoutes, NovacronClient, type NovacronNode, openApiDocument, startNode } from '../../src/index.js';
+import {
+  apiRoutes,
+  createClusterKeyFile,
+  NovacronClient,
+  type NovacronNode,
+  openApiDocument,
+  startNode,
+} from '../../src/index.js';
 import { freePorts, tempDir, until } from './helpers.js';
 
 const GiB = 2 ** 30;
@@ -13,6 +20,8 @@ let clients: NovacronClient[] = [];
 beforeAll(async () => {
   const ports = await freePorts(3);
   const seeds = ports.map((p, i) => `n${i + 1}@127.0.0.1:${p}`);
+  const keyFile = join(tempDir('nc-key-'), 'cluster.key');
+  createClusterKeyFile(keyFile);
   nodes = await Promise.all(
     ports.map((p, i) =>
       startNode({
@@ -24,6 +33,7 @@ beforeAll(async () => {
           zone: `z${i + 1}`,
         },
         network: { listen: `127.0.0.1:${p}`, seeds },
+        gossip: { keyFile, probeIntervalMs: 300 },
         // A slower tick than the preset's keeps a loaded CI machine from electing spuriously.
         cluster: { raft: { tickMs: 100 } },
         api: { listen: '127.0.0.1:0' },

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { NovacronClient } from '../../src/index.js';
+import { createClusterKeyFile, NovacronClient } from '../../src/index.js';
 import { freePorts, tempDir } from './helpers.js';
 
 const PKG = join(import.meta.dirname, '../..');
@@ -92,6 +92,8 @@ export class NodeProcess {
 /** Spawns `n` node processes on loopback forming one static cluster. */
 export async function processCluster(n: number, env: Record<string, string> = {}): Promise<NodeProcess[]> {
   const ports = await freePorts(2 * n);
+  const keyFile = join(tempDir('nc-key-'), 'cluster.key');
+  createClusterKeyFile(keyFile);
   const seeds = Array.from({ length: n }, (_, i) => `n${i + 1}@127.0.0.1:${ports[i]}`).join(',');
   const nodes = Array.from({ length: n }, (_, i) => {
     const api = `127.0.0.1:${ports[n + i]}`;
@@ -113,6 +115,8 @@ export async function processCluster(n: number, env: Record<string, string> = {}
         tempDir(`nc-p${i + 1}-`),
         '--preset',
         'datacenter',
+        '--cluster-key-file',
+        keyFile,
       ],
       env,
       `http://${api}`,
