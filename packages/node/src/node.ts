@@ -8,7 +8,9 @@ import {
   FileDurableLog,
   type LinkMode,
   type Logger,
+  fromHex,
   loadOrCreateIdentity,
+  type NodeIdentity,
   ModeDetector,
   type ModeChange,
   nodeFileIO,
@@ -120,6 +122,7 @@ export class NovacronNode {
   readonly detector: ModeDetector;
   readonly #opts: CreateNodeOptions;
   #id: string | undefined;
+  #identity: NodeIdentity | undefined;
   #network: StreamPeerNetwork | undefined;
   #udp: UdpPeerNetwork | undefined;
   #gossipNetwork: PeerNetwork | undefined;
@@ -305,6 +308,7 @@ export class NovacronNode {
       }),
     );
     const boot = randomBytes(4).toString('hex');
+    const controlTrust = c.cluster.groups.control?.trust ?? 'trusted';
     let kv: KvStateMachine | undefined;
     let ledger: StoreCapacityLedger | undefined;
     let unsubscribeMode: (() => void) | undefined;
@@ -312,7 +316,15 @@ export class NovacronNode {
     const identity = component('identity', {
       start: async () => {
         const id = await loadOrCreateIdentity(io, join(dataDir, 'identity.key'));
+        this.#identity = id;
         this.#id = c.node.name ?? id.nodeId;
+        // PBFT authenticates replicas by keys their ids derive from: a chosen name would not verify.
+        if (controlTrust === 'untrusted' && this.#id !== id.nodeId)
+          throw nodeError(
+            NodeErrorCode.TRUST_CONFIG_INVALID,
+            `group control is untrusted: node.name (${this.#id}) must be unset or equal the identity's id ${id.nodeId}`,
+            { group: 'control', name: this.#id, identity: id.nodeId },
+          );
       },
     });
 
@@ -448,13 +460,19 @@ export class NovacronNode {
       dependsOn: ['peer-network'],
       start: async () => {
         kv = new KvStateMachine();
-        const voters = [...new Set([...seeds.keys(), this.id])].sort();
+        const pinned = c.cluster.groups.control?.replicas;
+        const replicas = pinned
+          ? Object.entries(pinned).map(([id, key]) => ({ id, publicKey: fromHex(key) }))
+          : undefined;
+        const voters = replicas ? replicas.map((r) => r.id).sort() : [...new Set([...seeds.keys(), this.id])].sort();
         const dir = join(dataDir, 'raft');
         const group = (this.#opts.consensus ?? defaultConsensusFactory)({
           name: 'control',
-          trust: c.cluster.groups.control?.trust ?? 'trusted',
+          trust: controlTrust,
           id: this.id,
+          identity: this.#identity!,
           voters,
+          ...(replicas ? { replicas } : {}),
           network: this.#network!,
           log: new FileDurableLog({ io, dir: join(dir, 'log') }),
           dir,

@@ -158,6 +158,15 @@ export const nodeConfigSchema = z.strictObject({
               .enum(['trusted', 'untrusted'])
               .default('trusted')
               .describe('Whether members trust each other: Raft among trusted members, PBFT otherwise.'),
+            replicas: z
+              .record(
+                z.string().regex(/^nc[a-z2-7]{1,64}$/, 'a node id (nc...)'),
+                z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
+              )
+              .optional()
+              .describe(
+                "Untrusted groups: every replica's node id → its Ed25519 public key (the `nodeId` and `publicKey` of its `<dataDir>/identity.key`). At least 4; they are the group's members, and node ids must be the identities' (no `node.name`).",
+              ),
           }),
         )
         .default({ control: { trust: 'trusted' } })
