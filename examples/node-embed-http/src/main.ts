@@ -47,7 +47,7 @@ const { vm, decision } = await client.createVm({
   id: 'billing-1',
   resources: { cpuMillis: 1000, memoryBytes: 2 ** 30 },
 });
-console.log(`placed ${vm.request.id} on ${vm.hostId} (${decision.explanation.profile})`);
+console.log(`placed ${vm.request.id} on ${vm.hostId} (${decision?.explanation.profile ?? 'escrow'})`);
 const listed = await client.listVms();
 console.log(`${listed.length} VM(s) via the embedded API`);
 

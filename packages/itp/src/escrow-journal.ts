@@ -180,6 +180,16 @@ export class EscrowSite {
     this.#size += line.length;
   }
 
+  /** Escrow the journal records as granted to this site on `hostId` (consumed or not). */
+  granted(hostId: string): ResourceVector {
+    return this.#granted.get(hostId) ?? ZERO_RESOURCES;
+  }
+
+  /** Ids of the VMs currently placed on this site's escrow. */
+  vmIds(): string[] {
+    return [...this.#vms.keys()];
+  }
+
   /** Escrow granted to this site on `hostId` and not consumed. */
   remaining(hostId: string): ResourceVector {
     return subtractResources(this.#granted.get(hostId) ?? ZERO_RESOURCES, this.#consumed.get(hostId) ?? ZERO_RESOURCES);

@@ -25,6 +25,9 @@ import { EventHub } from './cluster/event-hub.js';
 import { GroupStrongStore } from './cluster/group-strong-store.js';
 import { PlacementPlanner, type ProfileFactory } from './cluster/placement-planner.js';
 import { StoreCapacityLedger } from './cluster/store-capacity-ledger.js';
+import { EscrowPlacer } from './cluster/escrow-placer.js';
+import { LeaderForwarding } from './cluster/leader-forwarding.js';
+import { type NetworkFaults, withFaults } from './cluster/network-faults.js';
 import { component, type NodeComponent } from './components/component.js';
 import { ComponentGraph } from './components/component-graph.js';
 import { type ConsensusFactory, defaultConsensusFactory } from './consensus-factory.js';
@@ -65,6 +68,11 @@ export interface CreateNodeOptions {
   readonly placementProfiles?: Readonly<Record<string, ProfileFactory>>;
   /** Clock (default: the system clock). */
   readonly clock?: Clock;
+  /**
+   * Switchable faults on this node's peer traffic (control log, forwarding, gossip): partition tests and
+   * chaos drills cut links with `faults.cut([...])` and restore them with `faults.heal()`.
+   */
+  readonly faults?: NetworkFaults;
   /** Extra components started with the node (e.g. the HTTP API, which `startNode` adds). */
   readonly components?: readonly ((node: NovacronNode) => NodeComponent)[];
 }
@@ -131,6 +139,8 @@ export class NovacronNode {
   #controller: ClusterController | undefined;
   #provider: VmProvider | undefined;
   #store: GroupStrongStore | undefined;
+  #escrow: EscrowPlacer | undefined;
+  #forwarding: LeaderForwarding | undefined;
   #bootMs: number | undefined;
   #lastReconfigureMs: number | undefined;
   #apiUrl: string | undefined;
@@ -198,6 +208,14 @@ export class NovacronNode {
   get controlLog(): ConsensusGroup {
     if (!this.#group) throw new Error('node not started');
     return this.#group;
+  }
+  /** Injected network faults, if any (`createNode(..., { faults })`). */
+  get faults(): NetworkFaults | undefined {
+    return this.#opts.faults;
+  }
+  /** Escrow placement while the log is unreachable (with `cluster.escrow.fraction` > 0, after start). */
+  get escrow(): EscrowPlacer | undefined {
+    return this.#escrow;
   }
   /** The VM provider (after start). */
   get provider(): VmProvider {
@@ -308,6 +326,7 @@ export class NovacronNode {
       }),
     );
     const boot = randomBytes(4).toString('hex');
+    const faulty = (n: PeerNetwork): PeerNetwork => (this.#opts.faults ? withFaults(n, this.#opts.faults) : n);
     const controlTrust = c.cluster.groups.control?.trust ?? 'trusted';
     let kv: KvStateMachine | undefined;
     let ledger: StoreCapacityLedger | undefined;
@@ -375,7 +394,7 @@ export class NovacronNode {
         await this.#udp.start();
         this.#gossipNetwork = c.gossip.sealed
           ? sealedPeerNetwork({
-              inner: this.#udp,
+              inner: faulty(this.#udp),
               keys: [
                 {
                   id: 1,
@@ -390,7 +409,7 @@ export class NovacronNode {
               logger: this.logger.child('sealed'),
               metrics: this.metrics,
             })
-          : this.#udp;
+          : faulty(this.#udp);
       },
       stop: async () => {
         await this.#udp?.stop();
@@ -435,7 +454,7 @@ export class NovacronNode {
                 metrics: this.metrics,
               })
             : new StaticMembership({
-                network: this.#network!,
+                network: faulty(this.#network!),
                 localAddress: c.network.advertise ?? this.#network!.address ?? c.network.listen,
                 seeds,
                 clock: this.clock,
@@ -460,6 +479,7 @@ export class NovacronNode {
       dependsOn: ['peer-network'],
       start: async () => {
         kv = new KvStateMachine();
+        const controlNetwork = faulty(this.#network!);
         const pinned = c.cluster.groups.control?.replicas;
         const replicas = pinned
           ? Object.entries(pinned).map(([id, key]) => ({ id, publicKey: fromHex(key) }))
@@ -473,7 +493,7 @@ export class NovacronNode {
           identity: this.#identity!,
           voters,
           ...(replicas ? { replicas } : {}),
-          network: this.#network!,
+          network: controlNetwork,
           log: new FileDurableLog({ io, dir: join(dir, 'log') }),
           dir,
           clock: this.clock,
@@ -487,10 +507,14 @@ export class NovacronNode {
         });
         this.#group = group;
         await group.start();
-        this.#store = new GroupStrongStore({ group, store: kv, client: `${this.id}-${boot}` });
+        // Any member may write through the store: a follower's proposals go to the leader over the peer network.
+        this.#forwarding = new LeaderForwarding({ group, network: controlNetwork, clock: this.clock });
+        this.#forwarding.start();
+        this.#store = new GroupStrongStore({ group: this.#forwarding, store: kv, client: `${this.id}-${boot}` });
         ledger = new StoreCapacityLedger({ store: this.#store, idPrefix: `${this.id}-${boot}` });
       },
       stop: async () => {
+        this.#forwarding?.stop();
         await this.#group?.stop();
       },
       health: () => {
@@ -535,6 +559,38 @@ export class NovacronNode {
       },
     };
 
+    let escrowTimer: { cancel(): void } | undefined;
+    const escrow: NodeComponent = {
+      name: 'escrow',
+      dependsOn: ['control-log', 'provider'],
+      start: async () => {
+        if (c.cluster.escrow.fraction <= 0) return;
+        this.#escrow = await EscrowPlacer.open({
+          site: this.id,
+          hostId: c.node.hostId ?? this.id,
+          dir: join(dataDir, 'escrow'),
+          io,
+          store: this.#store!,
+          ledger: ledger!,
+          provider: this.#provider!,
+          fraction: c.cluster.escrow.fraction,
+          isLeader: () => this.#group?.status().leader === this.id,
+          logger: this.logger.child('escrow'),
+        });
+        escrowTimer = this.clock.setInterval(
+          () =>
+            this.#escrow
+              ?.tick()
+              .catch((err) => this.logger.debug('escrow round failed', { error: (err as Error).message })),
+          Math.max(100, Math.min(1000, c.mode.probeIntervalMs)),
+        );
+      },
+      stop: async () => {
+        escrowTimer?.cancel();
+        await this.#escrow?.close();
+      },
+    };
+
     const mode: NodeComponent = {
       name: 'mode',
       dependsOn: ['membership'],
@@ -551,7 +607,7 @@ export class NovacronNode {
 
     const cluster: NodeComponent = {
       name: 'cluster',
-      dependsOn: ['control-log', 'membership', 'provider', 'mode'],
+      dependsOn: ['control-log', 'membership', 'provider', 'mode', 'escrow'],
       start: () => {
         const hostId = c.node.hostId ?? this.id;
         this.#controller = new ClusterController({
@@ -567,6 +623,7 @@ export class NovacronNode {
           ledger: ledger!,
           group: this.#group!,
           membership: this.#membership!,
+          keepLocal: (vmId) => this.#escrow?.holds(vmId) ?? false,
           provider: this.#provider!,
           planner: this.planner,
           policy: () => this.modeSettings().placementPolicy,
@@ -591,6 +648,7 @@ export class NovacronNode {
       membership,
       controlLog,
       provider,
+      escrow,
       mode,
       cluster,
     ];

@@ -140,8 +140,11 @@ export class NovacronClient {
   getVm(id: string): Promise<VmView> {
     return this.#call('GET', `/v1/vms/${encodeURIComponent(id)}`);
   }
-  /** Places and creates a VM. */
-  createVm(request: VmCreateBody): Promise<{ vm: VmView; decision: ItpPlacementDecision }> {
+  /**
+   * Places and creates a VM. With the control log unreachable, a node with
+   * escrow places it on its own host's escrow: `escrow: true` and no `decision`.
+   */
+  createVm(request: VmCreateBody): Promise<{ vm: VmView; decision?: ItpPlacementDecision; escrow?: boolean }> {
     return this.#call('POST', '/v1/vms', request);
   }
   /** Sets the VM's desired state to running. */

@@ -37,6 +37,8 @@ interface Route {
   readonly handler: Handler;
   /** Changes cluster state: only the leader runs it; followers forward. */
   readonly write?: boolean;
+  /** Runs instead when the write cannot reach a leader with a quorum (`NODE_NO_QUORUM`): escrow placement. */
+  readonly offline?: Handler;
   /** Open without authentication. */
   readonly open?: boolean;
 }
@@ -158,13 +160,23 @@ export function apiHandler(node: NovacronNode, options: ApiServerOptions = {}): 
           throw nodeError(NodeErrorCode.API_UNAUTHORIZED, 'authentication required', {});
         let cached: Promise<unknown> | undefined;
         const ctx: Ctx = { req, res, params, body: () => (cached ??= readJson(req, node.config.api.maxBodyBytes)) };
-        if (route.write && !node.cluster.isLeader()) {
-          const forwarded = await forward(node, req, ctx);
-          status = forwarded.status;
-          res.writeHead(status, { 'content-type': 'application/json' }).end(forwarded.text);
-          return;
+        let out: Awaited<ReturnType<Handler>>;
+        try {
+          if (route.write && !node.cluster.isLeader()) {
+            const forwarded = await forward(node, req, ctx);
+            status = forwarded.status;
+            // A leader without a quorum answers 503 too: the offline path applies as well.
+            if (!(route.offline && status === 503 && forwarded.text.includes(NodeErrorCode.NO_QUORUM))) {
+              res.writeHead(status, { 'content-type': 'application/json' }).end(forwarded.text);
+              return;
+            }
+            throw nodeError(NodeErrorCode.NO_QUORUM, 'the leader has no quorum', {});
+          }
+          out = await route.handler(ctx);
+        } catch (err) {
+          if (!route.offline || !isNovacronError(err, NodeErrorCode.NO_QUORUM)) throw err;
+          out = await route.offline(ctx);
         }
-        const out = await route.handler(ctx);
         if (out === undefined) {
           status = res.statusCode; // streamed (SSE, metrics)
           return;
@@ -292,7 +304,14 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
 
 async function forward(node: NovacronNode, req: IncomingMessage, ctx: Ctx): Promise<{ status: number; text: string }> {
   const leaderUrl = node.cluster.leaderApiUrl();
-  if (req.headers['x-novacron-forwarded'] || !leaderUrl || leaderUrl === node.apiUrl)
+  const leader = node.cluster.leader;
+  // Injected faults cut the node off from the leader on every path, the API hop included.
+  if (
+    req.headers['x-novacron-forwarded'] ||
+    !leaderUrl ||
+    leaderUrl === node.apiUrl ||
+    (leader !== null && node.faults?.blocks(leader))
+  )
     throw nodeError(NodeErrorCode.NO_QUORUM, 'no reachable leader for this write', { leader: node.cluster.leader });
   const hasBody =
     (req.method === 'POST' || req.method === 'PUT') &&
@@ -325,7 +344,7 @@ function buildRoutes(node: NovacronNode, sse: Set<ServerResponse>): Route[] {
     method: string,
     path: string,
     handler: Handler,
-    flags: { write?: boolean; open?: boolean } = {},
+    flags: { write?: boolean; open?: boolean; offline?: Handler } = {},
   ): Route => ({
     method,
     path,
@@ -407,7 +426,16 @@ function buildRoutes(node: NovacronNode, sse: Set<ServerResponse>): Route[] {
         const req = parse(vmCreateSchema, await ctx.body(), 'VM request') as PlacementRequest;
         return ok(await node.cluster.createVm(req), 201);
       },
-      { write: true },
+      {
+        write: true,
+        // Cut off from the log: only this node's escrow, on its own host (503 when it does not fit or is off).
+        offline: async (ctx) => {
+          const req = parse(vmCreateSchema, await ctx.body(), 'VM request') as PlacementRequest;
+          const escrow = node.escrow;
+          if (!escrow) throw nodeError(NodeErrorCode.NO_QUORUM, 'no reachable leader for this write', {});
+          return ok({ vm: await escrow.place(req), escrow: true }, 201);
+        },
+      },
     ),
     r('GET', '/v1/vms/{id}', async ({ params }) => ok(await node.cluster.vm(params[0]!))),
     r(

@@ -155,7 +155,21 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Create a VM: place it (itp), claim its capacity (ledger) and record it',
           requestBody: { required: true, content: { 'application/json': { schema: ref('VmCreate') } } },
           responses: {
-            201: json({ type: 'object', properties: { vm: ref('Vm'), decision: ref('PlacementDecision') } }, 'Placed'),
+            201: json(
+              {
+                type: 'object',
+                properties: {
+                  vm: ref('Vm'),
+                  decision: ref('PlacementDecision'),
+                  escrow: {
+                    type: 'boolean',
+                    description:
+                      'True when the control log was unreachable and the node placed the VM on its own escrow (no decision).',
+                  },
+                },
+              },
+              'Placed',
+            ),
             ...errors(400, 401, 409, 413, 503),
           },
         },

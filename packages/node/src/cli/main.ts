@@ -137,7 +137,9 @@ export async function runCli(
             : {}),
         });
         print(
-          `created ${id} on ${r.vm.hostId} (policy ${r.decision.explanation.profile}, ${r.decision.feasible} feasible hosts)`,
+          r.decision
+            ? `created ${id} on ${r.vm.hostId} (policy ${r.decision.explanation.profile}, ${r.decision.feasible} feasible hosts)`
+            : `created ${id} on ${r.vm.hostId} from its escrow (the control log is unreachable)`,
           r,
         );
         return 0;

@@ -47,6 +47,8 @@ export interface ClusterControllerInit {
   readonly ledger: StoreCapacityLedger;
   readonly group: ConsensusGroup;
   readonly membership: Membership;
+  /** VMs this node runs that the log does not know yet (placed on escrow while it was unreachable): kept. */
+  readonly keepLocal?: (vmId: string) => boolean;
   readonly provider: VmProvider;
   readonly planner: PlacementPlanner;
   /** The placement policy in force (follows the mode). */
@@ -247,7 +249,9 @@ export class ClusterController {
     return this.#exclusive(async () => {
       const { rec } = await this.#load(id);
       await this.#i.store.delete(KEYS.vm(id));
-      if (rec.hostId !== null) await this.#i.ledger.release([{ hostId: rec.hostId, resources: rec.request.resources }]);
+      // Escrowed capacity goes back to its site, through the site's own node (EscrowPlacer).
+      if (rec.hostId !== null && rec.site === undefined)
+        await this.#i.ledger.release([{ hostId: rec.hostId, resources: rec.request.resources }]);
     });
   }
 
@@ -326,13 +330,15 @@ export class ClusterController {
     if (to !== null) await this.#claim(to, vm.request.resources);
     const epoch = to === vm.hostId ? vm.epoch : vm.epoch + 1;
     const event: VmPlacementEvent = { hostId: to, epoch, reason };
-    const next: VmRecord = { ...vm, hostId: to, epoch, history: [...vm.history, event].slice(-20) };
+    const { site: _escrowSite, ...rest } = vm; // the new claim is on the shared pool
+    const next: VmRecord = { ...rest, hostId: to, epoch, history: [...vm.history, event].slice(-20) };
     const ok = await this.#i.store.cas(KEYS.vm(vm.request.id), encodeRecord(vm), encodeRecord(next));
     if (!ok) {
       if (to !== null) await this.#i.ledger.release([{ hostId: to, resources: vm.request.resources }]);
       return;
     }
-    if (vm.hostId !== null) await this.#i.ledger.release([{ hostId: vm.hostId, resources: vm.request.resources }]);
+    if (vm.hostId !== null && vm.site === undefined)
+      await this.#i.ledger.release([{ hostId: vm.hostId, resources: vm.request.resources }]);
     if (reason === 'failover') this.#failovers?.inc();
     if (to !== null) this.#placements?.inc(1, { reason });
     this.#i.logger?.info('vm moved', { vm: vm.request.id, from: vm.hostId, to, epoch, reason });
@@ -399,7 +405,7 @@ export class ClusterController {
     }
     const owned = new Set(mine.map((v) => v.request.id));
     for (const v of have.values()) {
-      if (owned.has(v.id)) continue;
+      if (owned.has(v.id) || this.#i.keepLocal?.(v.id)) continue;
       // The log says another host (or nobody) owns it now: never keep a second copy running.
       if (v.state === 'running' || v.state === 'paused') await p.stopVm(v.id);
       await p.deleteVm(v.id);

@@ -37,8 +37,8 @@ export interface VmPlacementEvent {
   readonly hostId: string | null;
   /** Ownership epoch it started. */
   readonly epoch: number;
-  /** `created`, `failover` (its host went down), `retry` (was pending). */
-  readonly reason: 'created' | 'failover' | 'retry';
+  /** `created`, `failover` (its host went down), `retry` (was pending), `escrow` (placed on its site's escrow while the log was unreachable). */
+  readonly reason: 'created' | 'failover' | 'retry' | 'escrow';
 }
 
 /**
@@ -58,6 +58,12 @@ export interface VmRecord {
   readonly desired: VmDesiredState;
   /** Where it has been. */
   readonly history: readonly VmPlacementEvent[];
+  /**
+   * Escrow site whose capacity it holds (placed while the log was
+   * unreachable). That site's node returns the escrow to its site once the
+   * VM leaves its host; the leader never releases it into the shared pool.
+   */
+  readonly site?: string;
 }
 
 /** Encodes a record for the store. */

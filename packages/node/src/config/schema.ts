@@ -201,6 +201,18 @@ export const nodeConfigSchema = z.strictObject({
       failoverAfterMs: POSITIVE_MS.optional().describe(
         'A member silent this long is declared down and its VMs re-placed (default by preset: 2000 datacenter, 5000 hybrid, 15000 internet).',
       ),
+      escrow: z
+        .strictObject({
+          fraction: z
+            .number()
+            .min(0)
+            .max(0.9)
+            .default(0)
+            .describe(
+              "Share of each host's capacity the leader escrows to the host's own node, which may place new VMs onto it (its own host only) while the control log is unreachable. 0 disables: a node cut off from the log refuses placements.",
+            ),
+        })
+        .prefault({}),
       reservationTtlMs: POSITIVE_MS.default(30_000).describe(
         'Lifetime of a capacity reservation between reserve and commit.',
       ),

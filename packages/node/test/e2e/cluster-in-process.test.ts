@@ -47,7 +47,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()));
-});
+}, 30_000);
 
 describe('three nodes in one process, real TCP and HTTP on loopback', () => {
   it('forms a cluster: one leader, every node agrees, boots fast', async () => {

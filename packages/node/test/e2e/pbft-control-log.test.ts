@@ -38,7 +38,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()));
-});
+}, 30_000);
 
 describe('untrusted control log: PBFT on four nodes', () => {
   it('runs PBFT (not Raft), agrees on one primary, and places VMs without overcommitting', async () => {
