@@ -30,6 +30,7 @@ import { LeaderForwarding } from './cluster/leader-forwarding.js';
 import { type NetworkFaults, withFaults } from './cluster/network-faults.js';
 import { component, type NodeComponent } from './components/component.js';
 import { ComponentGraph } from './components/component-graph.js';
+import { TransferSettings, transferComponents } from './components/transfer-settings.js';
 import { type ConsensusFactory, defaultConsensusFactory } from './consensus-factory.js';
 import { NodeErrorCode, nodeError } from './errors.js';
 import { type LoadNodeConfigOptions, loadNodeConfig } from './config/load-config.js';
@@ -128,6 +129,8 @@ export class NovacronNode {
   readonly planner = new PlacementPlanner();
   readonly clock: Clock;
   readonly detector: ModeDetector;
+  /** hde codec, amst lanes and pba forecaster for the current mode (rebuilt by the `hde`, `amst` and `pba` components). */
+  readonly transfer: TransferSettings;
   readonly #opts: CreateNodeOptions;
   #id: string | undefined;
   #identity: NodeIdentity | undefined;
@@ -177,6 +180,7 @@ export class NovacronNode {
       defaultMode: config.preset ?? 'hybrid',
     });
     if (config.mode.override) this.detector.setOverride(config.mode.override);
+    this.transfer = new TransferSettings(config.mode.profiles, this.detector.mode);
     this.graph = new ComponentGraph(this.#components(), { logger: this.logger.child('components') });
     for (const make of options.components ?? []) this.graph.add(make(this));
   }
@@ -295,10 +299,19 @@ export class NovacronNode {
     await this.graph.stop();
   }
 
-  async #onModeChange(change: ModeChange): Promise<void> {
+  /** Runs every component's hook at once (synchronous hooks finish before this returns) and records how long it took. */
+  #onModeChange(change: ModeChange): Promise<void> {
     const t0 = performance.now();
-    await this.graph.reconfigure(change.to);
-    this.#lastReconfigureMs = performance.now() - t0;
+    const pending = this.graph.reconfigure(change.to);
+    if (pending === undefined) {
+      this.#reconfigureDone(change, performance.now() - t0);
+      return Promise.resolve();
+    }
+    return pending.then(() => this.#reconfigureDone(change, performance.now() - t0));
+  }
+
+  #reconfigureDone(change: ModeChange, ms: number): void {
+    this.#lastReconfigureMs = ms;
     this.metrics
       .histogram({
         name: 'novacron_node_reconfigure_ms',
@@ -422,6 +435,7 @@ export class NovacronNode {
       start: () => {
         const onSample: StaticMembershipSample = (_peer, sample) => {
           try {
+            this.transfer.observe(sample);
             this.detector.observe(sample);
           } catch (err) {
             this.logger.debug('sample rejected', { error: (err as Error).message });
@@ -596,9 +610,11 @@ export class NovacronNode {
       dependsOn: ['membership'],
       start: () => {
         unsubscribeMode = this.detector.onChange((change) => {
-          this.#onModeChange(change).catch((err) =>
+          const done = this.#onModeChange(change).catch((err) =>
             this.logger.warn('reconfigure failed', { error: (err as Error).message }),
           );
+          // `reconfigured()` (and PUT /v1/mode) wait for every change so far.
+          this.#reconfiguring = Promise.all([this.#reconfiguring, done]).then(() => undefined);
         });
       },
       stop: () => unsubscribeMode?.(),
@@ -650,6 +666,7 @@ export class NovacronNode {
       provider,
       escrow,
       mode,
+      ...transferComponents(() => this.transfer),
       cluster,
     ];
   }

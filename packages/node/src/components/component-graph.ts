@@ -194,9 +194,27 @@ export class ComponentGraph {
     if (first !== undefined) throw first;
   }
 
-  /** Calls every started component's `reconfigure` hook, in start order, in parallel per component. */
-  async reconfigure(mode: LinkMode): Promise<void> {
-    await Promise.all(this.#started.map(async (c) => c.reconfigure?.(mode)));
+  /**
+   * Calls every started component's `reconfigure` hook, in start order.
+   * Synchronous hooks all run in this call, before it returns: nothing else
+   * can run in between (an `await` per hook would queue each behind every
+   * other ready promise continuation, which is where reconfiguration tails
+   * came from). Returns a promise only when some hook returned one; it
+   * settles when all have (the first rejection wins).
+   */
+  reconfigure(mode: LinkMode): Promise<void> | undefined {
+    const pending: Promise<void>[] = [];
+    let failure: { error: unknown } | undefined;
+    for (const c of this.#started) {
+      try {
+        const r = c.reconfigure?.(mode);
+        if (r && typeof (r as Promise<void>).then === 'function') pending.push(r as Promise<void>);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure) return Promise.reject(failure.error);
+    return pending.length === 0 ? undefined : Promise.all(pending).then(() => undefined);
   }
 
   /** Health of every component, in insertion order. */

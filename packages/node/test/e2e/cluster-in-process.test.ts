@@ -149,6 +149,12 @@ describe('three nodes in one process, real TCP and HTTP on loopback', () => {
     const m = await clients[0]!.setModeOverride('internet');
     expect(m.mode).toBe('internet');
     expect(m.settings.placementPolicy).toBe('geographic');
+    // Every component acted on it: hde's codec preset, amst's lanes, pba's window.
+    const t = nodes[0]!.transfer;
+    expect([t.mode, t.lanes.initial, t.lanes.max, t.window]).toEqual(['internet', 8, 64, 60]);
+    expect(t.codec.id).toBe('hde');
+    expect(t.applied.hde).toBeGreaterThan(0);
+    expect(t.applied.amst).toBe(t.applied.pba);
     await until(() => seen.includes('mode.changed'), 5000, 'mode.changed event');
     expect((await clients[0]!.mode()).lastReconfigureMs).toBeGreaterThanOrEqual(0);
     const back = await clients[0]!.setModeOverride(null);

@@ -151,4 +151,28 @@ describe('ComponentGraph', () => {
     await g.stop();
     expect(g.healthy()).toBe(false);
   });
+  it('runs synchronous reconfigure hooks before returning, and waits only for asynchronous ones', async () => {
+    const seen: string[] = [];
+    let release: () => void = () => undefined;
+    const g = new ComponentGraph([
+      component('a', { reconfigure: (m) => void seen.push(`a:${m}`) }),
+      component('b', { reconfigure: (m) => void seen.push(`b:${m}`) }),
+    ]);
+    await g.start();
+    expect(g.reconfigure('internet')).toBeUndefined();
+    expect(seen).toEqual(['a:internet', 'b:internet']);
+    const h = new ComponentGraph([
+      component('a', { reconfigure: () => new Promise<void>((r) => (release = r)) }),
+      component('b', {
+        reconfigure: () => {
+          throw new Error('boom');
+        },
+      }),
+    ]);
+    await h.start();
+    await expect(h.reconfigure('datacenter')).rejects.toThrow('boom');
+    release();
+    await g.stop();
+    await h.stop();
+  });
 });
