@@ -39,6 +39,18 @@ export const NodeErrorCode = {
   NOT_RUNNING: 'NODE_NOT_RUNNING',
   /** An unexpected failure inside the node (a bug or an untyped platform error); `cause` holds it. */
   INTERNAL: 'NODE_INTERNAL',
+  /** #13: no migration with this id; `details.migrationId`. */
+  MIGRATION_NOT_FOUND: 'NODE_MIGRATION_NOT_FOUND',
+  /** #13: the VM cannot migrate now (not owned here, not running, already migrating, same host); `details.reason`. */
+  MIGRATION_CONFLICT: 'NODE_MIGRATION_CONFLICT',
+  /** #13: a migration stream record is malformed, too large, out of order or does not match its checksum; `details.reason`. */
+  MIGRATION_FRAME_CORRUPT: 'NODE_MIGRATION_FRAME_CORRUPT',
+  /** #13: the migration was cancelled; the VM keeps running at the source. */
+  MIGRATION_CANCELLED: 'NODE_MIGRATION_CANCELLED',
+  /** #13: the migration failed and was rolled back (the VM runs at the source); `cause` holds why. */
+  MIGRATION_FAILED: 'NODE_MIGRATION_FAILED',
+  /** #13: the destination refused a stream the control log does not back (no such migration to this host). */
+  MIGRATION_FENCED: 'NODE_MIGRATION_FENCED',
   /** The HTTP client got a response it cannot interpret (not JSON, wrong shape). */
   CLIENT_BAD_RESPONSE: 'NODE_CLIENT_BAD_RESPONSE',
   /** The HTTP client could not reach the node. */

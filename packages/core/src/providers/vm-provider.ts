@@ -60,7 +60,8 @@ export type VmOperation =
   | 'snapshot'
   | 'restore'
   | 'migrate-stream'
-  | 'migrate-pages';
+  | 'migrate-pages'
+  | 'migrate-postcopy';
 
 /** How a backend moves a running VM's state. */
 export type MigrationStyle = 'stream' | 'pages';
@@ -290,6 +291,21 @@ export interface VmProvider {
   setDirtyRateLimit(vmId: string, bytesPerSecond: number | undefined, options?: OperationOptions): Promise<void>;
   /** Pages style: an `incoming` VM that has received all its pages becomes `paused`. */
   completeIncoming(vmId: string, options?: OperationOptions): Promise<VmInfo>;
+
+  /**
+   * Pages style, post-copy (optional; backends that list `migrate-postcopy`):
+   * an `incoming` VM that still lacks `missing` pages becomes `paused`, so it
+   * can be resumed before its memory has fully arrived. While pages are
+   * missing, a guest touch of one is reported through {@link onPageFault}
+   * and waits for that page; {@link writePages} then fills missing pages in
+   * any state (pages already present are left alone, so a late copy never
+   * overwrites what the guest wrote since).
+   */
+  beginPostCopy?(vmId: string, missing: Uint32Array, options?: OperationOptions): Promise<VmInfo>;
+  /** Post-copy: pages the VM still lacks (ascending; empty once post-copy is complete). */
+  missingPages?(vmId: string, options?: OperationOptions): Promise<Uint32Array>;
+  /** Post-copy: subscribes to guest touches of missing pages (each page reported once). */
+  onPageFault?(listener: (vmId: string, page: number) => void): Unsubscribe;
 
   /** Subscribes to events of every VM; returns the unsubscribe function. */
   onEvent(listener: (event: ProviderEvent) => void): Unsubscribe;

@@ -61,6 +61,8 @@ interface MemoryVm {
   image: PageImage;
   readonly model: DirtyModel;
   tracking: Uint8Array | undefined;
+  /** Post-copy: pages not yet arrived, with the guest writes that wait for each (applied in order on arrival). */
+  missing: Map<number, [counter: number, word: number][]> | undefined;
   readonly snapshots: { info: SnapshotInfo; image: PageImage }[];
   snapshotCounter: number;
 }
@@ -75,6 +77,7 @@ const OPERATIONS: readonly VmOperation[] = [
   'snapshot',
   'restore',
   'migrate-pages',
+  'migrate-postcopy',
 ];
 
 /**
@@ -83,7 +86,10 @@ const OPERATIONS: readonly VmOperation[] = [
  * (rate and working set) that runs on the injected clock, so pre-copy
  * migration and its convergence can be studied without a hypervisor. The
  * same seed and the same calls at the same clock times give the same pages.
- * Migrates in the `pages` style; `stream` operations are refused as
+ * Migrates in the `pages` style, with post-copy (`beginPostCopy`: a guest
+ * write to a page still missing is held until the page arrives, then
+ * applied on top of it, and the page is reported once through
+ * `onPageFault`); `stream` operations are refused as
  * `Unsupported`.
  *
  * VM config (`VmCreateRequest.config`): `dirtyBytesPerSecond`,
@@ -101,6 +107,7 @@ export class MemoryProvider implements VmProvider {
   readonly #maxMemoryBytes: number;
   readonly #events: EventHub;
   readonly #runner: OperationRunner;
+  readonly #faultListeners = new Set<(vmId: string, page: number) => void>();
 
   constructor(init: MemoryProviderInit) {
     this.#clock = init.clock;
@@ -168,6 +175,7 @@ export class MemoryProvider implements VmProvider {
         image: new PageImage(geometry.pageSize, geometry.pageCount),
         model: new DirtyModel(modelConfig, geometry, this.#rng.fork(`vm:${request.spec.id}`), this.#clock.now()),
         tracking: undefined,
+        missing: undefined,
         snapshots: [],
         snapshotCounter: 0,
       };
@@ -319,7 +327,7 @@ export class MemoryProvider implements VmProvider {
   writePages(vmId: string, pages: Uint32Array, data: Uint8Array, options?: OperationOptions): Promise<void> {
     return this.#runner.run('writePages', vmId, [vmId, pages, data], options, async () => {
       const vm = this.#vm(vmId);
-      this.#require(vmId, vm, ['incoming'], 'writePages');
+      if (!vm.missing) this.#require(vmId, vm, ['incoming'], 'writePages');
       this.#checkPages(vm, pages);
       if (!(data instanceof Uint8Array) || data.length !== pages.length * vm.image.pageSize)
         throw providerError(ProviderErrorCode.Invalid, 'data must hold exactly pages.length pages', {
@@ -327,8 +335,47 @@ export class MemoryProvider implements VmProvider {
           received: data instanceof Uint8Array ? data.length : typeof data,
         });
       const size = vm.image.pageSize;
-      for (let i = 0; i < pages.length; i++) vm.image.write(pages[i]!, data.subarray(i * size, (i + 1) * size));
+      const missing = vm.missing;
+      if (!missing) {
+        for (let i = 0; i < pages.length; i++) vm.image.write(pages[i]!, data.subarray(i * size, (i + 1) * size));
+        return;
+      }
+      // Post-copy: apply the guest's writes up to now first, so the ones waiting on a page land after its copy.
+      this.#advance(vm);
+      for (let i = 0; i < pages.length; i++) {
+        const page = pages[i]!;
+        const waiting = missing.get(page);
+        if (waiting === undefined) continue; // already here: the guest may have written it since
+        vm.image.write(page, data.subarray(i * size, (i + 1) * size));
+        for (const [counter, word] of waiting) vm.image.stamp(page, counter, word);
+        missing.delete(page);
+      }
+      if (missing.size === 0) vm.missing = undefined;
     });
+  }
+
+  beginPostCopy(vmId: string, missing: Uint32Array, options?: OperationOptions): Promise<VmInfo> {
+    return this.#runner.run('beginPostCopy', vmId, [vmId, missing.length], options, async () => {
+      const vm = this.#vm(vmId);
+      this.#require(vmId, vm, ['incoming'], 'beginPostCopy');
+      this.#checkPages(vm, missing);
+      vm.missing = missing.length === 0 ? undefined : new Map([...missing].map((p) => [p, []]));
+      this.#setState(vmId, vm, 'paused');
+      return this.#info(vmId, vm);
+    });
+  }
+
+  missingPages(vmId: string, options?: OperationOptions): Promise<Uint32Array> {
+    return this.#runner.run('missingPages', undefined, vmId, options, async () => {
+      const vm = this.#vm(vmId);
+      this.#advance(vm);
+      return Uint32Array.from([...(vm.missing?.keys() ?? [])].sort((a, b) => a - b));
+    });
+  }
+
+  onPageFault(listener: (vmId: string, page: number) => void): Unsubscribe {
+    this.#faultListeners.add(listener);
+    return () => this.#faultListeners.delete(listener);
   }
 
   setDirtyRateLimit(vmId: string, bytesPerSecond: number | undefined, options?: OperationOptions): Promise<void> {
@@ -386,6 +433,7 @@ export class MemoryProvider implements VmProvider {
         if (to === 'stopped') vm.image = new PageImage(vm.image.pageSize, vm.image.pageCount);
         else this.#loadInitialImage(vm);
         vm.tracking = undefined;
+        vm.missing = undefined;
       }
       if (vm.state !== to) this.#setState(vmId, vm, to);
       return this.#info(vmId, vm);
@@ -401,8 +449,21 @@ export class MemoryProvider implements VmProvider {
 
   /** Applies the guest's dirtying up to now (only a running guest writes memory). */
   #advance(vm: MemoryVm): void {
+    const id = vm.request.spec.id;
     vm.model.advance(this.#clock.now(), (page, counter, word) => {
-      vm.image.stamp(page, counter, word);
+      const waiting = vm.missing?.get(page);
+      if (waiting !== undefined) {
+        // A touch of a page still at the source: the write waits for the page; report the fault once.
+        if (waiting.length === 0)
+          for (const l of this.#faultListeners) {
+            try {
+              l(id, page);
+            } catch {
+              // a listener's failure is its own
+            }
+          }
+        waiting.push([counter, word]);
+      } else vm.image.stamp(page, counter, word);
       if (vm.tracking) vm.tracking[page] = 1;
     });
   }
