@@ -41,3 +41,9 @@ export * from './start-node.js';
 export { runCli } from './cli/main.js';
 // #15 security
 export * from './security/index.js';
+// #13 live migration, stream style (QEMU): relay over amst + hde, QEMU capability choice
+export * from './migration/stream-errors.js';
+export * from './migration/stream-header.js';
+export * from './migration/stream-pair.js';
+export * from './migration/stream-relay.js';
+export * from './migration/stream-capabilities.js';
