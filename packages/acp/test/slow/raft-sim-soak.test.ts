@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import { SEED_ENV, SimWorld, parseSeed, replayCommand } from '@novacron/testkit';
 import { expect, it } from 'vitest';
-import { runRaftSimulation } from '../unit/raft-sim-harness.js';
+import { runRaftSimulation, soakOptions } from '../unit/raft-sim-harness.js';
 
 // NOVACRON_SLOW=1: 10,000 seeds, longer faulty periods, more clients.
 // RAFT_SOAK_FROM / RAFT_SOAK_TO pick a range of them (to run the soak in
@@ -26,14 +26,7 @@ it(
       const started = Date.now();
       let outcome = 'ok';
       try {
-        const r = await runRaftSimulation(world, {
-          nodes: world.rng.fork('size').pick([3, 5]),
-          durationMs: 3_000,
-          clients: 4,
-          keys: 4,
-          membership: world.rng.fork('membership').chance(0.5),
-          faults: ['majority-minority', 'one-way', 'bridge', 'isolate', 'crash', 'link'],
-        });
+        const r = await runRaftSimulation(world, soakOptions(world));
         expect(r.ops).toBeGreaterThan(0);
       } catch (err) {
         const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];

@@ -29,6 +29,21 @@ export interface RaftSimOptions {
   readonly membership?: boolean;
 }
 
+/**
+ * The soak's knobs (test/slow, 10,000 seeds): longer faulty periods and
+ * more clients than the CI suite. Also used to replay seeds the soak found.
+ */
+export function soakOptions(world: SimWorld): RaftSimOptions {
+  return {
+    nodes: world.rng.fork('size').pick([3, 5]),
+    durationMs: 3_000,
+    clients: 4,
+    keys: 4,
+    membership: world.rng.fork('membership').chance(0.5),
+    faults: ['majority-minority', 'one-way', 'bridge', 'isolate', 'crash', 'link'],
+  };
+}
+
 interface Member {
   group: RaftGroup;
   store: KvStateMachine;
@@ -145,7 +160,7 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
   // position (with the same predecessor term) are looked at.
   const entrySig = new Map<string, string>();
   const verified = new WeakMap<RaftGroup['core']['log'], Map<number, { entry: LogEntry; prev: number | undefined }>>();
-  const checkLogMatching = (log: RaftGroup['core']['log']) => {
+  const checkLogMatching = (id: string, log: RaftGroup['core']['log']) => {
     let seen = verified.get(log);
     if (!seen) {
       seen = new Map();
@@ -164,7 +179,8 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
       const sig = `${prev}:${hex(e.data)}`;
       const key = `${i}:${e.term}`;
       const other = entrySig.get(key);
-      if (other !== undefined && other !== sig) throw new Error(`log matching: entry ${key} differs`);
+      if (other !== undefined && other !== sig)
+        throw new Error(`log matching: entry ${key} on ${id} differs (previous term:data ${sig}, elsewhere ${other})`);
       entrySig.set(key, sig);
       seen.set(i, { entry: e, prev });
     }
@@ -175,7 +191,7 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
     for (const [id, m] of live()) {
       const core = started(m);
       if (!core) continue;
-      checkLogMatching(core.log);
+      checkLogMatching(id, core.log);
       // Election Safety: at most one leader per term.
       if (core.role === 'leader') {
         leaders.push({ id, core });
