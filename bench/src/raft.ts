@@ -23,7 +23,8 @@
  * Run: `npx tsx bench/src/raft.ts` (about 3–4 min) or `--quick` (about 1.5 min).
  * `--ours-only [--clients=1,256]` runs just our cluster (for profiling);
  * `--failover-only` runs only the real failover trials (`RAFT_BENCH_TRACE=1`
- * prints what the survivors reported); `--load-only` stops after the 1- and 256-client comparisons (no JSON);
+ * prints what the survivors reported); `--load-only` stops after the 1- and 256-client comparisons (no JSON;
+ * `--load-only --clients=1` compares only at the listed client counts);
  * `RAFT_BENCH_PROF=<dir>` writes a `--cpu-prof` profile of each of our
  * member processes into <dir>.
  */
@@ -55,6 +56,12 @@ const VALUE_BYTES = 256;
 const ETCD = '/usr/bin/etcd';
 const NODE_SCRIPT = fileURLToPath(new URL('./raft/node.ts', import.meta.url));
 const PROF_DIR = process.env.RAFT_BENCH_PROF;
+/**
+ * How our file store writes: `blocking` (default: write and fdatasync on the
+ * event loop's thread, as etcd's raft loop does) or `threadpool`
+ * (`RAFT_BENCH_DURABLE_WRITES=threadpool`: each a libuv thread-pool job).
+ */
+const DURABLE_WRITES = process.env.RAFT_BENCH_DURABLE_WRITES === 'threadpool' ? 'threadpool' : 'blocking';
 /** `RAFT_BENCH_TRACE=1`: print what the survivors reported during each real failover. */
 const TRACE = process.env.RAFT_BENCH_TRACE === '1';
 
@@ -171,6 +178,7 @@ async function startOurs(name: string, root: string | undefined): Promise<Cluste
         ...(root ? { dir: join(root, id) } : {}),
         tickMs: TICK_MS,
         electionTicks: ELECTION_TICKS,
+        durableWrites: DURABLE_WRITES,
       };
       const respawn = () => spawnOurs(spec);
       cluster.members[i] = { id, url: `http://127.0.0.1:${members[i]!.http}`, proc: await respawn(), respawn };
@@ -470,6 +478,17 @@ async function main(): Promise<void> {
     const etcd = await startEtcd(join(root, 'etcd'));
     clusters.push(etcd);
     for (const c of [ours, etcd]) await load(c, 256, WARMUP_MS);
+    const only = process.argv.find((a) => a.startsWith('--clients='));
+    if (process.argv.includes('--load-only') && only) {
+      for (const n of only.slice(10).split(',').map(Number)) {
+        const r = await compare([ours, etcd], n);
+        const [o, e] = [summarize(r.get(ours.name)!), summarize(r.get('etcd')!)];
+        console.log(
+          `${n} clients, ours/etcd: ${(o.opsPerSec / e.opsPerSec).toFixed(2)} puts/s, p50 ${(o.p50Ms / e.p50Ms).toFixed(2)}, p99 ${(o.p99Ms / e.p99Ms).toFixed(2)}, CPU ${(o.cpuSecPer1000 / e.cpuSecPer1000).toFixed(2)}`,
+        );
+      }
+      return;
+    }
 
     console.log('1 client:');
     const one = await compare([ours, etcd], 1);
