@@ -56,12 +56,6 @@ const VALUE_BYTES = 256;
 const ETCD = '/usr/bin/etcd';
 const NODE_SCRIPT = fileURLToPath(new URL('./raft/node.ts', import.meta.url));
 const PROF_DIR = process.env.RAFT_BENCH_PROF;
-/**
- * How our file store writes: `blocking` (default: write and fdatasync on the
- * event loop's thread, as etcd's raft loop does) or `threadpool`
- * (`RAFT_BENCH_DURABLE_WRITES=threadpool`: each a libuv thread-pool job).
- */
-const DURABLE_WRITES = process.env.RAFT_BENCH_DURABLE_WRITES === 'threadpool' ? 'threadpool' : 'blocking';
 /** `RAFT_BENCH_TRACE=1`: print what the survivors reported during each real failover. */
 const TRACE = process.env.RAFT_BENCH_TRACE === '1';
 
@@ -178,7 +172,6 @@ async function startOurs(name: string, root: string | undefined): Promise<Cluste
         ...(root ? { dir: join(root, id) } : {}),
         tickMs: TICK_MS,
         electionTicks: ELECTION_TICKS,
-        durableWrites: DURABLE_WRITES,
       };
       const respawn = () => spawnOurs(spec);
       cluster.members[i] = { id, url: `http://127.0.0.1:${members[i]!.http}`, proc: await respawn(), respawn };

@@ -39,14 +39,12 @@ export interface NodeSpec {
   readonly dir?: string;
   readonly tickMs: number;
   readonly electionTicks: number;
-  /** How the file store's writes reach the disk (core `nodeFileIO`'s `durableWrites`). */
-  readonly durableWrites?: 'threadpool' | 'blocking';
 }
 
 const spec = JSON.parse(process.argv[2] ?? '') as NodeSpec;
 const me = spec.members.find((m) => m.id === spec.id)!;
 const clock = systemClock();
-const io = nodeFileIO({ durableWrites: spec.durableWrites ?? 'blocking' });
+const io = nodeFileIO();
 const network = tcpPeerNetwork({
   localId: spec.id,
   listenAddress: me.raft,

@@ -330,12 +330,8 @@ export class FileDurableLog implements DurableLog {
     if (this.#size >= this.#segmentBytes) {
       await this.#startSegment(this.#segments.at(-1)!.seq + 1, [bytes], batch[0]!);
     } else {
-      const h = this.#handle!;
-      if (h.writeDurable) await h.writeDurable(bytes, this.#size);
-      else {
-        await h.write(bytes, this.#size);
-        await h.datasync();
-      }
+      await this.#handle!.write(bytes, this.#size);
+      await this.#handle!.datasync();
       this.#size += bytes.length;
     }
     const seg = this.#segments.at(-1)!;

@@ -29,15 +29,6 @@ export interface FileHandle {
    * `position` is omitted (and always at the end for flag `a`).
    */
   write(data: Uint8Array, position?: number): Promise<void>;
-  /**
-   * Optional: writes all of `data` at `position` and makes it durable, as
-   * `write` followed by `datasync` would, possibly in one step
-   * (`nodeFileIO({ durableWrites: 'blocking' })` issues both system calls
-   * on the calling thread, so no thread-pool round trips). Until the promise
-   * resolves a crash may keep any part of the data, as with `write`. Callers
-   * fall back to `write` + `datasync` when it is absent.
-   */
-  writeDurable?(data: Uint8Array, position: number): Promise<void>;
   /** fsync: data and metadata durable. */
   sync(): Promise<void>;
   /** fdatasync: data (and the size, when it changed) durable; cheaper than `sync`. */

@@ -1,5 +1,4 @@
 import { constants as bufferConstants } from 'node:buffer';
-import { fdatasyncSync, writeSync } from 'node:fs';
 import {
   chmod,
   mkdir,
@@ -80,32 +79,17 @@ function assertPosition(argument: string, value: number): void {
   assertInteger(argument, value, { min: 0, max: Number.MAX_SAFE_INTEGER });
 }
 
-/** Options of {@link nodeFileIO}. */
-export interface NodeFileIOInit {
-  /**
-   * How `FileHandle.writeDurable` works. `'threadpool'` (default): `write`
-   * then `datasync`, each a job on libuv's thread pool, the event loop free
-   * meanwhile. `'blocking'`: `pwrite` and `fdatasync` on the calling
-   * thread, as Go's etcd does in its raft loop: the event loop waits out
-   * the disk, but a write costs no thread-pool round trips (two wake-ups
-   * fewer, which on a loaded machine is most of a small write's latency).
-   */
-  readonly durableWrites?: 'threadpool' | 'blocking';
-}
-
 /** A {@link FileHandle} over a `node:fs/promises` handle. */
 class NodeHandle implements FileHandle {
   readonly path: string;
   readonly #fh: NodeFileHandle;
   readonly #append: boolean;
-  readonly #blocking: boolean;
   #closed = false;
 
-  constructor(path: string, fh: NodeFileHandle, append: boolean, blocking: boolean) {
+  constructor(path: string, fh: NodeFileHandle, append: boolean) {
     this.path = path;
     this.#fh = fh;
     this.#append = append;
-    this.#blocking = blocking;
   }
 
   #live(op: FileOp): NodeFileHandle {
@@ -164,32 +148,6 @@ class NodeHandle implements FileHandle {
     });
   }
 
-  async writeDurable(data: Uint8Array, position: number): Promise<void> {
-    if (!this.#blocking || this.#append) {
-      await this.write(data, position);
-      await this.datasync();
-      return;
-    }
-    assertBytes('data', data);
-    assertPosition('position', position);
-    const fd = this.#live('write').fd;
-    try {
-      let written = 0;
-      while (written < data.length) {
-        const n = writeSync(fd, data, written, data.length - written, position + written);
-        if (n === 0) throw new Error(`write made no progress after ${written} of ${data.length} bytes`);
-        written += n;
-      }
-    } catch (err) {
-      throw fileError(err, this.path, 'write');
-    }
-    try {
-      fdatasyncSync(fd);
-    } catch (err) {
-      throw fileError(err, this.path, 'datasync');
-    }
-  }
-
   async sync(): Promise<void> {
     const fh = this.#live('sync');
     await guarded(this.path, 'sync', () => fh.sync());
@@ -225,26 +183,20 @@ class NodeHandle implements FileHandle {
  * `CORE_FILE_EXISTS`, anything else → `CORE_FILE_IO`; the platform error is
  * the `cause` and `details` carry `{ path, op, errno }`).
  *
- * `options.durableWrites` picks how `writeDurable` reaches the disk (see
- * {@link NodeFileIOInit}).
- *
  * @example
  * ```ts
  * const io = nodeFileIO();
  * await atomicWriteFile(io, '/var/lib/novacron/state.json', bytes);
  * ```
  */
-export function nodeFileIO(options: NodeFileIOInit = {}): FileIO {
-  const durableWrites = options.durableWrites ?? 'threadpool';
-  assertOneOf('options.durableWrites', durableWrites, ['threadpool', 'blocking'] as const);
-  const blocking = durableWrites === 'blocking';
+export function nodeFileIO(): FileIO {
   return {
     async open(path, flags, mode = 0o644) {
       assertString('path', path, { nonEmpty: true });
       assertOneOf('flags', flags, OPEN_FLAGS);
       assertInteger('mode', mode, { min: 0, max: 0o7777 });
       const fh = await guarded(path, 'open', () => open(path, flags, mode));
-      return new NodeHandle(path, fh, flags === 'a', blocking);
+      return new NodeHandle(path, fh, flags === 'a');
     },
 
     async readFile(path) {

@@ -200,7 +200,6 @@ describe('FileDurableLog crash consistency', () => {
             return new Proxy(h, {
               get(t, p, r) {
                 if (p === 'datasync' || p === 'sync') return async () => undefined;
-                if (p === 'writeDurable') return (data: Uint8Array, at: number) => t.write(data, at);
                 const v = Reflect.get(t, p, r);
                 return typeof v === 'function' ? v.bind(t) : v;
               },

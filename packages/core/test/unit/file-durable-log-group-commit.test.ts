@@ -2,7 +2,7 @@ import { type FileHandle, FileDurableLog, type OpenFlags } from '@novacron/core'
 import { MemoryFileIO } from '@novacron/testkit';
 import { describe, expect, it } from 'vitest';
 
-/** A MemoryFileIO that counts fdatasync calls (a durable write is one). */
+/** A MemoryFileIO that counts fdatasync calls. */
 class CountingFileIO extends MemoryFileIO {
   syncs = 0;
   override async open(path: string, flags: OpenFlags, mode?: number): Promise<FileHandle> {
@@ -11,13 +11,6 @@ class CountingFileIO extends MemoryFileIO {
       get: (target, prop) => {
         if (prop === 'datasync') {
           return async () => {
-            this.syncs++;
-            await target.datasync();
-          };
-        }
-        if (prop === 'writeDurable') {
-          return async (data: Uint8Array, position: number) => {
-            await target.write(data, position);
             this.syncs++;
             await target.datasync();
           };

@@ -147,33 +147,6 @@ describe('nodeFileIO handles', () => {
   });
 });
 
-describe('nodeFileIO durable writes', () => {
-  for (const durableWrites of ['threadpool', 'blocking'] as const) {
-    it(`writeDurable (${durableWrites}) writes at the position, and fails typed on a bad or closed handle`, async () => {
-      const fio = nodeFileIO({ durableWrites });
-      const path = join(dir, `d-${durableWrites}`);
-      const h = await fio.open(path, 'w');
-      await h.writeDurable!(bytes('hello'), 0);
-      await h.writeDurable!(bytes(' world'), 5);
-      await h.writeDurable!(bytes('H'), 0);
-      expect(text(await fio.readFile(path))).toBe('Hello world');
-      expect(isNovacronError(await rejection(() => h.writeDurable!(bytes('x'), -1)), 'CORE_INVALID_ARGUMENT')).toBe(
-        true,
-      );
-      await h.close();
-      expect(isNovacronError(await rejection(() => h.writeDurable!(bytes('x'), 0)), 'CORE_FILE_IO')).toBe(true);
-      const r = await fio.open(path, 'r');
-      const err = await rejection(() => r.writeDurable!(bytes('x'), 0));
-      expect(isNovacronError(err, 'CORE_FILE_IO')).toBe(true);
-      await r.close();
-    });
-  }
-
-  it('refuses an unknown durableWrites mode', () => {
-    expect(() => nodeFileIO({ durableWrites: 'sometimes' as 'blocking' })).toThrow(/durableWrites/);
-  });
-});
-
 describe('nodeFileIO errors', () => {
   it('maps ENOENT to CORE_FILE_NOT_FOUND with path, op and cause', async () => {
     const path = join(dir, 'missing');

@@ -375,16 +375,6 @@ class MemoryFileHandle implements FileHandle {
     });
   }
 
-  /**
-   * A `write` then a `datasync`, each with its own latency: a crash in
-   * between (or during the write) may keep any part of the data, as it may
-   * for a real one-step durable write that has not returned.
-   */
-  async writeDurable(data: Uint8Array, position: number): Promise<void> {
-    await this.write(data, position);
-    await this.datasync();
-  }
-
   async sync(): Promise<void> {
     return this.#run({ op: 'sync', path: this.path }, () => this.#sync('sync', true));
   }
