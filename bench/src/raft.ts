@@ -23,7 +23,8 @@
  * Run: `npx tsx bench/src/raft.ts` (about 3–4 min) or `--quick` (about 1.5 min).
  * `--ours-only [--clients=1,256]` runs just our cluster (for profiling);
  * `--failover-only` runs only the real failover trials (`RAFT_BENCH_TRACE=1`
- * prints what the survivors reported); `--load-only` stops after the 1- and 256-client comparisons (no JSON);
+ * prints what the survivors reported); `--load-only` stops after the 1- and 256-client comparisons (no JSON;
+ * `--load-only --clients=1` compares only at the listed client counts);
  * `RAFT_BENCH_PROF=<dir>` writes a `--cpu-prof` profile of each of our
  * member processes into <dir>.
  */
@@ -470,6 +471,17 @@ async function main(): Promise<void> {
     const etcd = await startEtcd(join(root, 'etcd'));
     clusters.push(etcd);
     for (const c of [ours, etcd]) await load(c, 256, WARMUP_MS);
+    const only = process.argv.find((a) => a.startsWith('--clients='));
+    if (process.argv.includes('--load-only') && only) {
+      for (const n of only.slice(10).split(',').map(Number)) {
+        const r = await compare([ours, etcd], n);
+        const [o, e] = [summarize(r.get(ours.name)!), summarize(r.get('etcd')!)];
+        console.log(
+          `${n} clients, ours/etcd: ${(o.opsPerSec / e.opsPerSec).toFixed(2)} puts/s, p50 ${(o.p50Ms / e.p50Ms).toFixed(2)}, p99 ${(o.p99Ms / e.p99Ms).toFixed(2)}, CPU ${(o.cpuSecPer1000 / e.cpuSecPer1000).toFixed(2)}`,
+        );
+      }
+      return;
+    }
 
     console.log('1 client:');
     const one = await compare([ours, etcd], 1);

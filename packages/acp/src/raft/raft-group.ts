@@ -143,8 +143,13 @@ export class RaftGroup implements ConsensusGroup {
     if (this.#state !== 'new') return;
     const { log } = this.#init;
     await log.open();
-    const snapshot = log.snapshot();
     const saved = await this.#snapshots.load();
+    // A snapshot saved by an install that a crash interrupted before the
+    // log caught up: finish the install, so the log never keeps entries
+    // that conflict with the snapshot (its entry at the snapshot index has
+    // another term: that suffix came from a deposed leader).
+    if (saved && saved.index > log.snapshot().index) await reconcile(log, saved);
+    const snapshot = log.snapshot();
     this.#core = new RaftCore({
       id: this.#init.id,
       voters: this.#init.voters,
@@ -219,14 +224,27 @@ export class RaftGroup implements ConsensusGroup {
         details: { leader: core.leader },
       });
     }
-    this.#kick();
-    return new Promise<ProposeResult>((resolve, reject) => {
+    return this.#await(at, options);
+  }
+
+  /**
+   * Registers the outcome of the entry at `at` and only then kicks the
+   * processing loop, which may answer it before returning (one voter, an
+   * in-memory log).
+   */
+  #await(
+    at: { readonly index: number; readonly term: number },
+    options: { readonly signal?: AbortSignal; readonly timeoutMs?: number },
+  ): Promise<ProposeResult> {
+    const done = new Promise<ProposeResult>((resolve, reject) => {
       const cleanup = this.#guard(options, this.#init.proposeTimeoutMs ?? 10_000, (err) => {
         this.#proposals.delete(at.index);
         reject(err);
       });
       this.#proposals.set(at.index, { term: at.term, resolve, reject, cleanup });
     });
+    this.#kick();
+    return done;
   }
 
   async read(options: { readonly signal?: AbortSignal; readonly timeoutMs?: number } = {}): Promise<void> {
@@ -237,14 +255,17 @@ export class RaftGroup implements ConsensusGroup {
         details: { leader: null },
       });
     }
-    this.#kick();
-    return new Promise<void>((resolve, reject) => {
+    // Registered before the loop runs: a single voter confirms the read at
+    // once, and the loop hands its index out before returning.
+    const done = new Promise<void>((resolve, reject) => {
       const cleanup = this.#guard(options, this.#init.proposeTimeoutMs ?? 10_000, (err) => {
         this.#reads.delete(ctx);
         reject(err);
       });
       this.#reads.set(ctx, { resolve, reject, cleanup });
     });
+    this.#kick();
+    return done;
   }
 
   onCommitted(listener: (command: CommittedCommand) => void): () => void {
@@ -289,14 +310,7 @@ export class RaftGroup implements ConsensusGroup {
         details: { leader: core.leader },
       });
     }
-    this.#kick();
-    const r = await new Promise<ProposeResult>((resolve, reject) => {
-      const cleanup = this.#guard(options, this.#init.proposeTimeoutMs ?? 10_000, (err) => {
-        this.#proposals.delete(at.index);
-        reject(err);
-      });
-      this.#proposals.set(at.index, { term: at.term, resolve, reject, cleanup });
-    });
+    const r = await this.#await(at, options);
     return { index: r.index };
   }
 
@@ -425,14 +439,10 @@ export class RaftGroup implements ConsensusGroup {
 
   /** Installs a snapshot received from the leader: saved first, then the state, then the log. */
   async #install(snap: RaftSnapshot): Promise<void> {
-    const log = this.#init.log;
     await this.#snapshots.save(snap);
     this.#restoreState(snap);
     this.#applied = snap.index;
-    if (snap.index <= log.lastIndex() && snap.index >= log.firstIndex() && log.term(snap.index) !== snap.term) {
-      await log.truncateSuffix(snap.index);
-    }
-    await log.compact(snap.index, snap.term);
+    await reconcile(this.#init.log, snap);
   }
 
   #restoreState(snap: RaftSnapshot): void {
@@ -525,6 +535,18 @@ export class RaftGroup implements ConsensusGroup {
   #notStarted(op: string): NovacronError {
     return new NovacronError(CoreErrorCode.INVALID_STATE, `raft: ${op} while ${this.#state}`, { details: { op } });
   }
+}
+
+/**
+ * Brings the log in line with a snapshot it is behind (Raft §7): keeps the
+ * entries after the snapshot only when the log holds the snapshot's last
+ * entry with the same term, then compacts up to it.
+ */
+async function reconcile(log: DurableLog, snap: { readonly index: number; readonly term: number }): Promise<void> {
+  if (snap.index <= log.lastIndex() && snap.index >= log.firstIndex() && log.term(snap.index) !== snap.term) {
+    await log.truncateSuffix(snap.index);
+  }
+  await log.compact(snap.index, snap.term);
 }
 
 const utf8 = new TextEncoder();

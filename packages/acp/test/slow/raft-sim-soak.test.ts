@@ -1,20 +1,44 @@
-import { simTest } from '@novacron/testkit/vitest';
-import { expect } from 'vitest';
-import { runRaftSimulation } from '../unit/raft-sim-harness.js';
+import { appendFileSync } from 'node:fs';
+import { SEED_ENV, SimWorld, parseSeed, replayCommand } from '@novacron/testkit';
+import { expect, it } from 'vitest';
+import { runRaftSimulation, soakOptions } from '../unit/raft-sim-harness.js';
 
 // NOVACRON_SLOW=1: 10,000 seeds, longer faulty periods, more clients.
-simTest(
-  'raft soak: safety and linearizability over 10,000 seeds',
-  { seeds: 10_000, timeout: 6 * 3600_000 },
-  async (world) => {
-    const r = await runRaftSimulation(world, {
-      nodes: world.rng.fork('size').pick([3, 5]),
-      durationMs: 3_000,
-      clients: 4,
-      keys: 4,
-      membership: world.rng.fork('membership').chance(0.5),
-      faults: ['majority-minority', 'one-way', 'bridge', 'isolate', 'crash', 'link'],
-    });
-    expect(r.ops).toBeGreaterThan(0);
+// RAFT_SOAK_FROM / RAFT_SOAK_TO pick a range of them (to run the soak in
+// chunks); RAFT_SOAK_LOG appends one line per seed to a file. Unlike
+// `simTest`, the soak runs every seed and reports all failing ones at the end.
+const NAME = 'raft soak: safety and linearizability over 10,000 seeds';
+const from = Number(process.env.RAFT_SOAK_FROM ?? 1);
+const to = Number(process.env.RAFT_SOAK_TO ?? 10_000);
+const replay = process.env[SEED_ENV];
+const seeds =
+  replay !== undefined && replay !== ''
+    ? [parseSeed(replay)]
+    : Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+it(
+  NAME,
+  async (ctx) => {
+    const failures: string[] = [];
+    const file = ctx.task.file;
+    for (const seed of seeds) {
+      const world = new SimWorld({ seed });
+      const started = Date.now();
+      let outcome = 'ok';
+      try {
+        const r = await runRaftSimulation(world, soakOptions(world));
+        expect(r.ops).toBeGreaterThan(0);
+      } catch (err) {
+        const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+        outcome = `FAIL ${message}`;
+        failures.push(
+          `seed ${seed}: ${message}\n  replay: ${replayCommand(seed, { project: file.projectName, file: file.filepath, testName: NAME })}`,
+        );
+      }
+      if (process.env.RAFT_SOAK_LOG)
+        appendFileSync(process.env.RAFT_SOAK_LOG, `${seed} ${Date.now() - started}ms ${outcome}\n`);
+    }
+    expect(failures, `${failures.length} of ${seeds.length} seeds failed:\n${failures.join('\n')}`).toEqual([]);
   },
+  12 * 3600_000,
 );

@@ -77,3 +77,33 @@ describe('ReplicatedKv over RaftGroup', () => {
     await stopAll(nodes.map((n) => n.group));
   });
 });
+
+describe('RaftGroup with a single voter', () => {
+  it('answers reads and proposals (the loop confirms them before returning)', async () => {
+    const world = new SimWorld({ seed: 'one-voter' });
+    const net = new SimNetwork(world, { defaults: { latencyMs: 1 } });
+    const node = world.addNode('solo');
+    const store = new KvStateMachine();
+    const group = new RaftGroup({
+      id: 'solo',
+      voters: ['solo'],
+      network: net.endpoint('solo'),
+      log: new MemoryDurableLog(),
+      clock: node.clock,
+      rng: node.rng.fork('raft'),
+      stateMachine: store,
+      tickMs: 10,
+      proposeTimeoutMs: 1_000,
+    });
+    await simRun(world, group.start(), 1_000);
+    await simRun(world, world.clock.sleep(500), 1_000);
+    expect(group.status().role).toBe('leader');
+    // A read with nothing proposed yet, then reads around writes.
+    await simRun(world, group.read(), 1_000);
+    const kv = new ReplicatedKv({ group, store, client: 'c1' });
+    await simRun(world, kv.put('k', new TextEncoder().encode('v1')), 1_000);
+    expect(new TextDecoder().decode((await simRun(world, kv.get('k'), 1_000))!)).toBe('v1');
+    await simRun(world, Promise.all([group.read(), group.read(), kv.get('k')]), 1_000);
+    await group.stop();
+  });
+});

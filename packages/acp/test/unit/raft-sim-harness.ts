@@ -1,4 +1,4 @@
-import { CoreErrorCode, decodeMsgpack, FileDurableLog, isNovacronError } from '@novacron/core';
+import { CoreErrorCode, decodeMsgpack, FileDurableLog, isNovacronError, type LogEntry } from '@novacron/core';
 import {
   CrashConsistentFileIO,
   checkLinearizability,
@@ -22,13 +22,26 @@ export interface RaftSimOptions {
   readonly clients: number;
   readonly keys: number;
   readonly faults: readonly NemesisFaultKind[];
-  /** Full Log Matching scan every this many events. */
-  readonly scanEvery?: number;
   /**
    * Add a spare member and keep changing membership during the faults
    * (add learner, promote, remove a voter — the leader included).
    */
   readonly membership?: boolean;
+}
+
+/**
+ * The soak's knobs (test/slow, 10,000 seeds): longer faulty periods and
+ * more clients than the CI suite. Also used to replay seeds the soak found.
+ */
+export function soakOptions(world: SimWorld): RaftSimOptions {
+  return {
+    nodes: world.rng.fork('size').pick([3, 5]),
+    durationMs: 3_000,
+    clients: 4,
+    keys: 4,
+    membership: world.rng.fork('membership').chance(0.5),
+    faults: ['majority-minority', 'one-way', 'bridge', 'isolate', 'crash', 'link'],
+  };
 }
 
 interface Member {
@@ -46,8 +59,8 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
  * writes on crash, slow fsync), a nemesis injecting partitions
  * (majority/minority, one-way, bridge, isolation), crashes with restarts
  * and link degradation, and clients doing get/put/cas. After every event
- * it checks Election Safety, Leader Completeness and State Machine Safety
- * (Log Matching every `scanEvery` events and at the end); at the end it
+ * it checks Election Safety, Log Matching, Leader Completeness and State
+ * Machine Safety; at the end it
  * checks the client history for linearizability and that every
  * acknowledged write is committed at its index on every member.
  */
@@ -139,12 +152,49 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
     }
   };
 
-  const check = (full: boolean) => {
+  // Log Matching, incrementally: every (index, term) ever held by any
+  // member must carry the same data and follow the same previous term
+  // (which, by induction, makes whole prefixes equal). A log changes only
+  // at its ends (append, truncate a suffix, compact a prefix), so per member
+  // only entries that are not the very objects already verified at that
+  // position (with the same predecessor term) are looked at.
+  const entrySig = new Map<string, string>();
+  const verified = new WeakMap<RaftGroup['core']['log'], Map<number, { entry: LogEntry; prev: number | undefined }>>();
+  const checkLogMatching = (id: string, log: RaftGroup['core']['log']) => {
+    let seen = verified.get(log);
+    if (!seen) {
+      seen = new Map();
+      verified.set(log, seen);
+    }
+    const first = log.firstIndex();
+    const last = log.lastIndex();
+    for (const i of seen.keys()) if (i < first || i > last) seen.delete(i);
+    const entries = log.slice(first, last + 1);
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k]!;
+      const i = first + k;
+      const prev = log.term(i - 1);
+      const known = seen.get(i);
+      if (known !== undefined && known.entry === e && known.prev === prev) continue;
+      const sig = `${prev}:${hex(e.data)}`;
+      const key = `${i}:${e.term}`;
+      const other = entrySig.get(key);
+      if (other !== undefined && other !== sig)
+        throw new Error(`log matching: entry ${key} on ${id} differs (previous term:data ${sig}, elsewhere ${other})`);
+      entrySig.set(key, sig);
+      seen.set(i, { entry: e, prev });
+    }
+  };
+
+  const check = () => {
+    const leaders: { id: string; core: RaftGroup['core'] }[] = [];
     for (const [id, m] of live()) {
       const core = started(m);
       if (!core) continue;
+      checkLogMatching(id, core.log);
       // Election Safety: at most one leader per term.
       if (core.role === 'leader') {
+        leaders.push({ id, core });
         const other = leaderOfTerm.get(core.term);
         if (other !== undefined && other !== id)
           throw new Error(`election safety: ${other} and ${id} lead term ${core.term}`);
@@ -154,13 +204,17 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
           seenLeader.add(key);
           // Leader Completeness: a new leader holds every committed entry.
           for (const [index, term] of committedTerm) {
-            if (index < core.log.snapshot().index) continue; // compacted into its snapshot
+            if (index <= core.log.snapshot().index) continue; // compacted into its snapshot
             if (core.log.term(index) !== term) {
               throw new Error(`leader completeness: ${id} (term ${core.term}) lacks committed entry ${index}/${term}`);
             }
           }
         }
       }
+    }
+    for (const [id, m] of live()) {
+      const core = started(m);
+      if (!core) continue;
       // Committed entries never change (a member's commit index covers them).
       const from = checkedCommit.get(id)!;
       for (let i = Math.max(from + 1, core.log.firstIndex()); i <= core.log.committed; i++) {
@@ -168,28 +222,18 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
         const known = committedTerm.get(i);
         if (known !== undefined && known !== t)
           throw new Error(`commit safety: ${id} committed ${i}/${t}, others ${known}`);
-        committedTerm.set(i, t);
-      }
-      checkedCommit.set(id, core.log.committed);
-    }
-    if (full) {
-      // Log Matching: entries with equal index and term are equal, and so
-      // are their predecessors' terms (which, by induction, makes whole
-      // prefixes equal).
-      const seen = new Map<string, string>();
-      for (const [, m] of live()) {
-        const core = started(m);
-        if (!core) continue;
-        const log = core.log;
-        for (let i = log.firstIndex(); i <= log.lastIndex(); i++) {
-          const e = log.slice(i, i + 1)[0]!;
-          const sig = `${log.term(i - 1)}:${hex(e.data)}`;
-          const k = `${i}:${e.term}`;
-          const prev = seen.get(k);
-          if (prev !== undefined && prev !== sig) throw new Error(`log matching: entry ${k} differs`);
-          seen.set(k, sig);
+        if (known === undefined) {
+          committedTerm.set(i, t);
+          // Leader Completeness for entries learned committed after a
+          // leader was first seen: every leader of its term or later holds it.
+          for (const l of leaders) {
+            if (l.core.term < t || i <= l.core.log.snapshot().index) continue;
+            if (l.core.log.term(i) !== t)
+              throw new Error(`leader completeness: ${l.id} (term ${l.core.term}) lacks committed entry ${i}/${t}`);
+          }
         }
       }
+      checkedCommit.set(id, core.log.committed);
     }
   };
 
@@ -309,9 +353,9 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
   if (o.faults.length > 0) nemesis.start();
 
   let events = 0;
-  const scanEvery = o.scanEvery ?? 200;
   await world.runUntil(() => {
-    check(++events % scanEvery === 0);
+    events++;
+    check();
     return false;
   }, o.durationMs);
   nemesis.stop();
@@ -320,7 +364,8 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
   for (const id of ids) if (!world.node(id).alive) world.restart(id);
   // Quiet period: faults healed, every member back; let the cluster converge.
   await world.runUntil(() => {
-    check(++events % scanEvery === 0);
+    events++;
+    check();
     return false;
   }, 1_000);
   stopClients = true;
@@ -333,12 +378,12 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
     reconfigured = true;
   });
   await world.runUntil(() => {
-    check(false);
+    check();
     return clientsDone && reconfigured;
   }, 5_000);
   expect(clientsDone, 'clients finished').toBe(true);
   await world.runUntil(() => {
-    check(false);
+    check();
     return false;
   }, 1_000);
   if (process.env.RAFT_SIM_STATS) {
@@ -349,7 +394,7 @@ export async function runRaftSimulation(world: SimWorld, o: RaftSimOptions): Pro
     );
   }
   await Promise.all(clients);
-  check(true);
+  check();
 
   // A leader exists, everyone caught up, and every acknowledged write is
   // committed at its index on every member.

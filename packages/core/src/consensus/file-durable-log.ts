@@ -438,7 +438,10 @@ export class FileDurableLog implements DurableLog {
         if (body.length !== 17) throw bad('bad truncate record');
         const from = readU64(view, 1);
         if (from > m.lastIndex() + 1) throw bad(`truncation at ${from} beyond the end`);
-        if (from > m.snapshot().index) m.truncateSuffix(from);
+        // A truncation at or below the marker replay starts from (a
+        // snapshot installed over a conflicting suffix: truncate, then
+        // compact) still removes every entry replayed so far beyond it.
+        m.truncateSuffix(Math.max(from, m.snapshot().index + 1));
         return;
       }
       case T_COMPACT: {

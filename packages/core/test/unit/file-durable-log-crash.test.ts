@@ -323,6 +323,39 @@ describe('FileDurableLog recovery from damaged files', () => {
   });
 });
 
+describe('FileDurableLog snapshot install over a conflicting suffix', () => {
+  const entry = (index: number, term: number): LogEntry => ({
+    index,
+    term,
+    data: new TextEncoder().encode(`e${index}`),
+  });
+  // A follower holding a deposed leader's suffix installs a snapshot whose
+  // last entry has another term: it truncates at the snapshot index, then
+  // compacts up to it. Replay starts from that marker, so the truncation
+  // (at the marker itself) must still remove the stale entries after it.
+  // Found by the Raft soak (seed 5018): entry 3 of term 1 came back after a
+  // marker at 2 of term 2.
+  it.each([1 << 20, 60])('recovers no entry after the marker (segmentBytes %i)', async (segmentBytes) => {
+    const io = new MemoryFileIO();
+    const log = new FileDurableLog({ io, dir: '/wal', segmentBytes });
+    await log.open();
+    await log.append([entry(1, 1), entry(2, 1), entry(3, 1)]);
+    await log.truncateSuffix(2);
+    await log.compact(2, 2);
+    expect(summarize(log)).toEqual({ first: 3, last: 2, snapshot: { index: 2, term: 2 }, entries: [] });
+    await log.close();
+    const again = new FileDurableLog({ io, dir: '/wal', segmentBytes });
+    await again.open();
+    expect(summarize(again)).toEqual({ first: 3, last: 2, snapshot: { index: 2, term: 2 }, entries: [] });
+    await again.append([entry(3, 2)]);
+    await again.close();
+    const third = new FileDurableLog({ io, dir: '/wal', segmentBytes });
+    await third.open();
+    expect(summarize(third).entries).toEqual([[3, 2, 'e3']]);
+    await third.close();
+  });
+});
+
 describe('FileDurableLog group commit', () => {
   it('appends issued while an fsync is in flight share the next fsync, and none resolves before its fsync', async () => {
     const clock = new ManualClock();
