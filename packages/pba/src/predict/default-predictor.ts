@@ -49,9 +49,7 @@ export function defaultPredictor(options: DefaultPredictorOptions = {}): Ensembl
   const scores = DEFAULT_PRIOR.scores.slice(0, members.length);
   // The fitted interval prior was measured on the full default (with the LSTM); without it the
   // ensemble's early errors are close enough that the same band is used.
-  const tracking = usePrior
-    ? { tracking: { ...options.tracking, priorLogHalfWidths: DEFAULT_PRIOR.logHalfWidths } }
-    : t;
+  const tracking = usePrior ? { tracking: { ...options.tracking, priorLogBands: DEFAULT_PRIOR.logBands } } : t;
   return new EnsemblePredictor({
     ...tracking,
     members,

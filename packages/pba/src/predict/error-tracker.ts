@@ -25,6 +25,16 @@ export interface ErrorTrackerOptions {
    */
   readonly priorLogHalfWidths?: readonly number[];
   /**
+   * Fitted asymmetric prior instead: per tracked horizon, the 10th and 90th
+   * percentiles of log(outcome / forecast) (`[lower, upper]`, lower <
+   * upper), the band of an 80% interval. Throughput errors are skewed
+   * (dips are deeper than bursts are high), so two quantiles fit better
+   * than one half-width, the same way the interval from the stream's own
+   * ratios is asymmetric. Other levels keep the band's centre and scale
+   * its half-width like a normal quantile would. Overrides `priorLogHalfWidths` and `priorLogHalfWidth`.
+   */
+  readonly priorLogBands?: readonly (readonly [number, number])[];
+  /**
    * How log-space interval widths grow with the horizon, as `h^growth`:
    * used for the prior and to stretch a shorter horizon's ratios to a longer
    * one (default 0.3; 0.5 would be a random walk, but throughput reverts
@@ -74,7 +84,9 @@ export class ErrorTracker {
   private readonly minRatios: number;
   private readonly decay: number;
   private readonly priorLogHalfWidth: number;
-  private readonly priorWidths: Float64Array | undefined;
+  /** Fitted prior band per tracked horizon (log space, 80%): lower and upper ends, or undefined. */
+  private readonly priorLo: Float64Array | undefined;
+  private readonly priorHi: Float64Array | undefined;
   private readonly growth: number;
   private readonly inflation: number;
   private scale = 0;
@@ -96,10 +108,19 @@ export class ErrorTracker {
     this.decay = options.decay ?? 0.97;
     this.priorLogHalfWidth = options.priorLogHalfWidth ?? 0.3;
     const pw = options.priorLogHalfWidths;
-    if (pw !== undefined) {
+    const pb = options.priorLogBands;
+    if (pb !== undefined) {
+      const ok = (b: unknown): boolean =>
+        Array.isArray(b) && b.length === 2 && Number.isFinite(b[0]) && Number.isFinite(b[1]) && b[0] < b[1];
+      if (!Array.isArray(pb) || pb.length !== this.k || !pb.every(ok))
+        throw invalidArgument('options.priorLogBands', `${this.k} pairs [lower, upper], lower < upper`, pb);
+      this.priorLo = Float64Array.from(pb, (b) => b[0]);
+      this.priorHi = Float64Array.from(pb, (b) => b[1]);
+    } else if (pw !== undefined) {
       if (!Array.isArray(pw) || pw.length !== this.k || !pw.every((x) => Number.isFinite(x) && x > 0))
         throw invalidArgument('options.priorLogHalfWidths', `${this.k} numbers > 0 (one per tracked horizon)`, pw);
-      this.priorWidths = Float64Array.from(pw);
+      this.priorLo = Float64Array.from(pw, (w) => -w);
+      this.priorHi = Float64Array.from(pw);
     }
     this.growth = options.growth ?? 0.3;
     this.inflation = options.inflation ?? 1;
@@ -203,11 +224,14 @@ export class ErrorTracker {
     const tail = (1 - level) / 2;
     if (j < 0) {
       const z = normalQuantile(1 - tail) / Z80;
-      if (this.priorWidths !== undefined) {
+      if (this.priorLo !== undefined && this.priorHi !== undefined) {
         const i = this.nearest(h);
         const hi = this.horizons[i]!;
-        const w = this.priorWidths[i]! * (h > hi ? (h / hi) ** this.growth : 1) * z;
-        return [Math.exp(-w), Math.exp(w)];
+        // As if log(outcome / forecast) were normal: centre ± spread, scaled by the level's z.
+        const stretch = h > hi ? (h / hi) ** this.growth : 1;
+        const mid = ((this.priorLo[i]! + this.priorHi[i]!) / 2) * stretch;
+        const half = ((this.priorHi[i]! - this.priorLo[i]!) / 2) * stretch * z;
+        return [Math.exp(mid - half), Math.exp(mid + half)];
       }
       const w = this.priorLogHalfWidth * h ** this.growth * z;
       return [Math.exp(-w), Math.exp(w)];

@@ -156,6 +156,17 @@ describe('options and errors', () => {
       () => new LastValuePredictor({ tracking: { priorLogHalfWidths: [0.1] } }),
       CoreErrorCode.INVALID_ARGUMENT,
     );
+    for (const bad of [[[0.1, -0.1]], [[0.1, 0.1]], [[0, Number.NaN]], 'x'])
+      expectNovacronError(
+        () =>
+          new LastValuePredictor({
+            tracking: {
+              horizons: bad.length === 1 ? [1] : [1, 2],
+              priorLogBands: bad as unknown as [number, number][],
+            },
+          }),
+        CoreErrorCode.INVALID_ARGUMENT,
+      );
   });
 
   it('EWMA with warmup is the running mean until 1/n falls below α, then a plain EWMA', () => {
@@ -185,6 +196,32 @@ describe('options and errors', () => {
     at(5, 0.3);
     at(30, 0.5);
     at(60, 0.5 * Math.sqrt(2));
+  });
+
+  it('an asymmetric prior band keeps its centre and scales its spread with the level and the horizon', () => {
+    const p = new LastValuePredictor({
+      tracking: {
+        horizons: [1, 10],
+        priorLogBands: [
+          [-0.2, 0.4],
+          [-0.5, 0.7],
+        ],
+        growth: 0.5,
+      },
+    });
+    p.observe({ value: 100 });
+    const check = (h: number, level: number, lo: number, hi: number) => {
+      const f = p.forecast(h, level);
+      expect(f.lower).toBeCloseTo(105 * Math.exp(lo) - 5, 6);
+      expect(f.upper).toBeCloseTo(105 * Math.exp(hi) - 5, 6);
+    };
+    check(1, 0.8, -0.2, 0.4);
+    check(10, 0.8, -0.5, 0.7);
+    // 95%: centre 0.1, half-width 0.3 × z(0.975) / z(0.9).
+    const z = 1.959963984540054 / 1.2815515655446004;
+    check(1, 0.95, 0.1 - 0.3 * z, 0.1 + 0.3 * z);
+    // Beyond the longest tracked horizon both centre and spread stretch by (h / 10)^growth.
+    check(40, 0.8, -0.5 * 2, 0.7 * 2);
   });
 
   it('restoring a state of another kind fails with CORE_PREDICTOR_STATE_INVALID', () => {
