@@ -12,6 +12,15 @@ export interface ErrorTrackerOptions {
   /** Per-step discount of the running absolute error (default 0.97, about a 23-step half-life). */
   readonly decay?: number;
   /**
+   * Discount horizon h's errors by `decay^(1/h)` instead of `decay`
+   * (default false): consecutive h-step errors overlap in h − 1 steps, so
+   * a memory of n errors holds only about n / h independent ones; scaling
+   * the memory with h keeps about as many independent errors at every
+   * horizon, and long-horizon ensemble weights stop chasing one noisy
+   * stretch.
+   */
+  readonly horizonMemory?: boolean;
+  /**
    * Half-width, in log space, of the 80% interval at horizon 1 used before a
    * horizon has enough ratios of its own (default 0.3, roughly ×/÷ 1.35);
    * it grows with the square root of the horizon.
@@ -82,7 +91,8 @@ export class ErrorTracker {
   private readonly maxH: number;
   private readonly window: number;
   private readonly minRatios: number;
-  private readonly decay: number;
+  /** Discount per tracked horizon. */
+  private readonly decays: Float64Array;
   private readonly priorLogHalfWidth: number;
   /** Fitted prior band per tracked horizon (log space, 80%): lower and upper ends, or undefined. */
   private readonly priorLo: Float64Array | undefined;
@@ -105,7 +115,9 @@ export class ErrorTracker {
     this.maxH = Math.max(...hs);
     this.window = options.window ?? 100;
     this.minRatios = options.minRatios ?? 10;
-    this.decay = options.decay ?? 0.97;
+    const decay = options.decay ?? 0.97;
+    if (!(decay > 0 && decay <= 1)) throw invalidArgument('options.decay', 'a number in (0, 1]', decay);
+    this.decays = Float64Array.from(hs, (h) => (options.horizonMemory === true ? decay ** (1 / h) : decay));
     this.priorLogHalfWidth = options.priorLogHalfWidth ?? 0.3;
     const pw = options.priorLogHalfWidths;
     const pb = options.priorLogBands;
@@ -140,8 +152,9 @@ export class ErrorTracker {
       const h = this.horizons[j]!;
       if (n < h) continue;
       const f = this.pending[((n - h) % maxH) * k + j]!;
-      this.absErr[j] = this.decay * this.absErr[j]! + Math.abs(y - f);
-      this.errWeight[j] = this.decay * this.errWeight[j]! + 1;
+      const d = this.decays[j]!;
+      this.absErr[j] = d * this.absErr[j]! + Math.abs(y - f);
+      this.errWeight[j] = d * this.errWeight[j]! + 1;
       if (f + eps > 0) {
         const c = this.ratioCount[j]!;
         const ratio = (y + eps) / (f + eps);

@@ -224,6 +224,23 @@ describe('options and errors', () => {
     check(40, 0.8, -0.5 * 2, 0.7 * 2);
   });
 
+  it('horizonMemory discounts horizon h by decay^(1/h), so long horizons remember more errors', () => {
+    const tracking = { horizons: [1, 4], decay: 0.5 };
+    const scaled = new LastValuePredictor({ tracking: { ...tracking, horizonMemory: true } });
+    const plain = new LastValuePredictor({ tracking });
+    feed(scaled, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    feed(plain, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const weight = (d: number, n: number) => (1 - d ** n) / (1 - d);
+    // 9 outcomes at horizon 1, 6 at horizon 4.
+    expect(plain.tracker.errorCount(0)).toBeCloseTo(weight(0.5, 9), 12);
+    expect(scaled.tracker.errorCount(0)).toBeCloseTo(weight(0.5, 9), 12);
+    expect(plain.tracker.errorCount(1)).toBeCloseTo(weight(0.5, 6), 12);
+    expect(scaled.tracker.errorCount(1)).toBeCloseTo(weight(0.5 ** 0.25, 6), 12);
+    // Every error of last value on a ramp is h, so the score is h whatever the memory.
+    expect(scaled.tracker.score(1)).toBeCloseTo(4, 12);
+    expectNovacronError(() => new LastValuePredictor({ tracking: { decay: 1.5 } }), CoreErrorCode.INVALID_ARGUMENT);
+  });
+
   it('restoring a state of another kind fails with CORE_PREDICTOR_STATE_INVALID', () => {
     const a = new EwmaPredictor();
     a.observe({ value: 1 });
