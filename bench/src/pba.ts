@@ -107,13 +107,54 @@ function observeCost(make: () => Predictor, values: Float64Array, N = 200_000): 
   return best;
 }
 
+/** The baselines of the streaming literature the issue compares with at horizon 1 (not the LSTM or ensembles). */
+const BASELINES = ['last-value', 'ewma', 'harmonic-mean', 'robust-mpc', 'holt'];
+
+/** The issue's targets for the default, checked on this set's held-out figures. */
+function targets(
+  rows: { name: string; metrics: HorizonMetrics[] }[],
+): { target: string; value: string; met: boolean }[] {
+  const at = (name: string, h: number) => rows.find((r) => r.name === name)!.metrics.find((m) => m.horizon === h)!;
+  const d = (h: number) => at('default (ensemble)', h);
+  const best1 = rows
+    .filter((r) => BASELINES.some((b) => r.name.startsWith(b)))
+    .map((r) => ({ name: r.name, rmae: at(r.name, 1).rmae }))
+    .sort((a, b) => a.rmae - b.rmae)[0]!;
+  const lstm1 = at('lstm (offline)', 1).rmae;
+  const out = [
+    { target: 'rMAE h=5 <= 0.95', value: fmt(d(5).rmae), met: d(5).rmae <= 0.95 },
+    { target: 'rMAE h=30 <= 0.95', value: fmt(d(30).rmae), met: d(30).rmae <= 0.95 },
+    {
+      target: `h=1 within 2% of the best baseline (${best1.name} ${fmt(best1.rmae)})`,
+      value: fmt(d(1).rmae / best1.rmae),
+      met: d(1).rmae <= 1.02 * best1.rmae,
+    },
+    {
+      target: `(also vs the LSTM alone, ${fmt(lstm1)})`,
+      value: fmt(d(1).rmae / lstm1),
+      met: d(1).rmae <= 1.02 * lstm1,
+    },
+  ];
+  for (const h of HORIZONS)
+    out.push({
+      target: `80% interval covers 75-85% at h=${h}`,
+      value: fmt(d(h).coverage),
+      met: d(h).coverage >= 0.75 && d(h).coverage <= 0.85,
+    });
+  return out;
+}
+
 const root = tracesRoot();
 const sets = loadTraceSets(root);
 const results: Record<string, unknown>[] = [];
 for (const set of sets) {
   const rows = candidates.map((c) => ({ name: c.name, metrics: evaluatePredictor(c.make(), set.test) }));
   table(set, rows);
+  const checks = targets(rows);
+  console.log("  the default against the issue's targets:");
+  for (const c of checks) console.log(`    ${c.met ? 'met ' : 'MISS'}  ${c.target}: ${c.value}`);
   results.push({
+    targets: checks,
     set: set.name,
     heldOut: set.test.length,
     train: set.train.length,

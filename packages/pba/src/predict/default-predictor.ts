@@ -32,13 +32,14 @@ export interface DefaultPredictorOptions {
  * on training traces ({@link DEFAULT_PRIOR}); until the stream has its own
  * errors, its interval is a band per horizon fitted the same way. So the LSTM carries weight
  * only at the horizons and on the streams where it is winning. RobustMPC is left out: its
- * deliberate underestimate never wins on error. The members and the
- * sharpness were chosen once on the training files of all three trace
- * sets together (no per-set tuning); bench/src/pba.ts reports how it does
- * on the held-out files.
+ * deliberate underestimate never wins on error. Members, sharpness and
+ * error memory (`horizonMemory`) were chosen once on the training files of
+ * all three trace sets together (no per-set tuning; the memory on a
+ * validation part of them, bench/src/pba-validate.ts); bench/src/pba.ts
+ * reports how it does on the held-out files.
  */
 export function defaultPredictor(options: DefaultPredictorOptions = {}): EnsemblePredictor {
-  const t = options.tracking ? { tracking: options.tracking } : {};
+  const t = { tracking: defaultTracking(options) };
   const members = defaultMembers(options);
   const horizons = members[0]!.tracker.horizons;
   const usePrior =
@@ -49,9 +50,7 @@ export function defaultPredictor(options: DefaultPredictorOptions = {}): Ensembl
   const scores = DEFAULT_PRIOR.scores.slice(0, members.length);
   // The fitted interval prior was measured on the full default (with the LSTM); without it the
   // ensemble's early errors are close enough that the same band is used.
-  const tracking = usePrior
-    ? { tracking: { ...options.tracking, priorLogHalfWidths: DEFAULT_PRIOR.logHalfWidths } }
-    : t;
+  const tracking = usePrior ? { tracking: { ...t.tracking, priorLogBands: DEFAULT_PRIOR.logBands } } : t;
   return new EnsemblePredictor({
     ...tracking,
     members,
@@ -76,7 +75,7 @@ export const DEFAULT_PRIOR_WEIGHT = 30;
 
 /** Fresh instances of the default ensemble's members, in order (the prior's rows follow it). */
 export function defaultMembers(options: DefaultPredictorOptions = {}): TrackedPredictor[] {
-  const t = options.tracking ? { tracking: options.tracking } : {};
+  const t = { tracking: defaultTracking(options) };
   return [
     new LastValuePredictor(t),
     new EwmaPredictor({ ...t, alpha: 0.5 }),
@@ -87,4 +86,13 @@ export function defaultMembers(options: DefaultPredictorOptions = {}): TrackedPr
     new EwmaPredictor({ ...t, alpha: 0.02, warmup: true }),
     ...(options.lstm === false ? [] : [new LstmPredictor({ ...t, model: DEFAULT_LSTM_MODEL })]),
   ];
+}
+
+/**
+ * The default's error tracking: the caller's options over `horizonMemory`
+ * (long-horizon weights remember errors about h times longer; chosen on
+ * the validation part of the training files, see bench/src/pba-validate.ts).
+ */
+function defaultTracking(options: DefaultPredictorOptions): ErrorTrackerOptions {
+  return { horizonMemory: true, ...options.tracking };
 }

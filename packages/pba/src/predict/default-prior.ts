@@ -1,13 +1,13 @@
 // Written by bench/src/pba-fit.ts from the training files of norway-3g, fcc-2016, oboe (425 files); do not edit.
 /**
  * Priors of the default ensemble, fitted on training traces only: `scores` are the members' errors
- * (MAE / mean outcome per tracked horizon); `logHalfWidths` the 80% interval's log-space
- * half-width per tracked horizon over the first 10 samples of a stream.
+ * (MAE / mean outcome per tracked horizon); `logBands` the 80% interval per tracked horizon, the 10th
+ * and 90th percentiles of log(outcome / forecast) over the first 10 samples of a stream.
  */
 export const DEFAULT_PRIOR: {
   readonly horizons: readonly number[];
   readonly scores: readonly (readonly number[])[];
-  readonly logHalfWidths: readonly number[];
+  readonly logBands: readonly (readonly [number, number])[];
 } = {
   horizons: [1, 2, 5, 10, 30],
   scores: [
@@ -20,5 +20,11 @@ export const DEFAULT_PRIOR: {
     [0.22629, 0.23465, 0.25436, 0.27566, 0.33214],
     [0.12447, 0.15957, 0.19847, 0.23051, 0.30679],
   ],
-  logHalfWidths: [0.1892, 0.2808, 0.4169, 0.5038, 0.5972],
+  logBands: [
+    [-0.1875, 0.1913],
+    [-0.2635, 0.2928],
+    [-0.4037, 0.4392],
+    [-0.4493, 0.5448],
+    [-0.503, 0.6794],
+  ],
 };

@@ -12,6 +12,15 @@ export interface ErrorTrackerOptions {
   /** Per-step discount of the running absolute error (default 0.97, about a 23-step half-life). */
   readonly decay?: number;
   /**
+   * Discount horizon h's errors by `decay^(1/h)` instead of `decay`
+   * (default false): consecutive h-step errors overlap in h − 1 steps, so
+   * a memory of n errors holds only about n / h independent ones; scaling
+   * the memory with h keeps about as many independent errors at every
+   * horizon, and long-horizon ensemble weights stop chasing one noisy
+   * stretch.
+   */
+  readonly horizonMemory?: boolean;
+  /**
    * Half-width, in log space, of the 80% interval at horizon 1 used before a
    * horizon has enough ratios of its own (default 0.3, roughly ×/÷ 1.35);
    * it grows with the square root of the horizon.
@@ -24,6 +33,16 @@ export interface ErrorTrackerOptions {
    * uses the nearest, stretched by `growth`. Overrides `priorLogHalfWidth`.
    */
   readonly priorLogHalfWidths?: readonly number[];
+  /**
+   * Fitted asymmetric prior instead: per tracked horizon, the 10th and 90th
+   * percentiles of log(outcome / forecast) (`[lower, upper]`, lower <
+   * upper), the band of an 80% interval. Throughput errors are skewed
+   * (dips are deeper than bursts are high), so two quantiles fit better
+   * than one half-width, the same way the interval from the stream's own
+   * ratios is asymmetric. Other levels keep the band's centre and scale
+   * its half-width like a normal quantile would. Overrides `priorLogHalfWidths` and `priorLogHalfWidth`.
+   */
+  readonly priorLogBands?: readonly (readonly [number, number])[];
   /**
    * How log-space interval widths grow with the horizon, as `h^growth`:
    * used for the prior and to stretch a shorter horizon's ratios to a longer
@@ -72,9 +91,12 @@ export class ErrorTracker {
   private readonly maxH: number;
   private readonly window: number;
   private readonly minRatios: number;
-  private readonly decay: number;
+  /** Discount per tracked horizon. */
+  private readonly decays: Float64Array;
   private readonly priorLogHalfWidth: number;
-  private readonly priorWidths: Float64Array | undefined;
+  /** Fitted prior band per tracked horizon (log space, 80%): lower and upper ends, or undefined. */
+  private readonly priorLo: Float64Array | undefined;
+  private readonly priorHi: Float64Array | undefined;
   private readonly growth: number;
   private readonly inflation: number;
   private scale = 0;
@@ -93,13 +115,24 @@ export class ErrorTracker {
     this.maxH = Math.max(...hs);
     this.window = options.window ?? 100;
     this.minRatios = options.minRatios ?? 10;
-    this.decay = options.decay ?? 0.97;
+    const decay = options.decay ?? 0.97;
+    if (!(decay > 0 && decay <= 1)) throw invalidArgument('options.decay', 'a number in (0, 1]', decay);
+    this.decays = Float64Array.from(hs, (h) => (options.horizonMemory === true ? decay ** (1 / h) : decay));
     this.priorLogHalfWidth = options.priorLogHalfWidth ?? 0.3;
     const pw = options.priorLogHalfWidths;
-    if (pw !== undefined) {
+    const pb = options.priorLogBands;
+    if (pb !== undefined) {
+      const ok = (b: unknown): boolean =>
+        Array.isArray(b) && b.length === 2 && Number.isFinite(b[0]) && Number.isFinite(b[1]) && b[0] < b[1];
+      if (!Array.isArray(pb) || pb.length !== this.k || !pb.every(ok))
+        throw invalidArgument('options.priorLogBands', `${this.k} pairs [lower, upper], lower < upper`, pb);
+      this.priorLo = Float64Array.from(pb, (b) => b[0]);
+      this.priorHi = Float64Array.from(pb, (b) => b[1]);
+    } else if (pw !== undefined) {
       if (!Array.isArray(pw) || pw.length !== this.k || !pw.every((x) => Number.isFinite(x) && x > 0))
         throw invalidArgument('options.priorLogHalfWidths', `${this.k} numbers > 0 (one per tracked horizon)`, pw);
-      this.priorWidths = Float64Array.from(pw);
+      this.priorLo = Float64Array.from(pw, (w) => -w);
+      this.priorHi = Float64Array.from(pw);
     }
     this.growth = options.growth ?? 0.3;
     this.inflation = options.inflation ?? 1;
@@ -119,8 +152,9 @@ export class ErrorTracker {
       const h = this.horizons[j]!;
       if (n < h) continue;
       const f = this.pending[((n - h) % maxH) * k + j]!;
-      this.absErr[j] = this.decay * this.absErr[j]! + Math.abs(y - f);
-      this.errWeight[j] = this.decay * this.errWeight[j]! + 1;
+      const d = this.decays[j]!;
+      this.absErr[j] = d * this.absErr[j]! + Math.abs(y - f);
+      this.errWeight[j] = d * this.errWeight[j]! + 1;
       if (f + eps > 0) {
         const c = this.ratioCount[j]!;
         const ratio = (y + eps) / (f + eps);
@@ -203,11 +237,14 @@ export class ErrorTracker {
     const tail = (1 - level) / 2;
     if (j < 0) {
       const z = normalQuantile(1 - tail) / Z80;
-      if (this.priorWidths !== undefined) {
+      if (this.priorLo !== undefined && this.priorHi !== undefined) {
         const i = this.nearest(h);
         const hi = this.horizons[i]!;
-        const w = this.priorWidths[i]! * (h > hi ? (h / hi) ** this.growth : 1) * z;
-        return [Math.exp(-w), Math.exp(w)];
+        // As if log(outcome / forecast) were normal: centre ± spread, scaled by the level's z.
+        const stretch = h > hi ? (h / hi) ** this.growth : 1;
+        const mid = ((this.priorLo[i]! + this.priorHi[i]!) / 2) * stretch;
+        const half = ((this.priorHi[i]! - this.priorLo[i]!) / 2) * stretch * z;
+        return [Math.exp(mid - half), Math.exp(mid + half)];
       }
       const w = this.priorLogHalfWidth * h ** this.growth * z;
       return [Math.exp(-w), Math.exp(w)];

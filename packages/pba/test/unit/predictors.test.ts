@@ -156,6 +156,17 @@ describe('options and errors', () => {
       () => new LastValuePredictor({ tracking: { priorLogHalfWidths: [0.1] } }),
       CoreErrorCode.INVALID_ARGUMENT,
     );
+    for (const bad of [[[0.1, -0.1]], [[0.1, 0.1]], [[0, Number.NaN]], 'x'])
+      expectNovacronError(
+        () =>
+          new LastValuePredictor({
+            tracking: {
+              horizons: bad.length === 1 ? [1] : [1, 2],
+              priorLogBands: bad as unknown as [number, number][],
+            },
+          }),
+        CoreErrorCode.INVALID_ARGUMENT,
+      );
   });
 
   it('EWMA with warmup is the running mean until 1/n falls below α, then a plain EWMA', () => {
@@ -185,6 +196,49 @@ describe('options and errors', () => {
     at(5, 0.3);
     at(30, 0.5);
     at(60, 0.5 * Math.sqrt(2));
+  });
+
+  it('an asymmetric prior band keeps its centre and scales its spread with the level and the horizon', () => {
+    const p = new LastValuePredictor({
+      tracking: {
+        horizons: [1, 10],
+        priorLogBands: [
+          [-0.2, 0.4],
+          [-0.5, 0.7],
+        ],
+        growth: 0.5,
+      },
+    });
+    p.observe({ value: 100 });
+    const check = (h: number, level: number, lo: number, hi: number) => {
+      const f = p.forecast(h, level);
+      expect(f.lower).toBeCloseTo(105 * Math.exp(lo) - 5, 6);
+      expect(f.upper).toBeCloseTo(105 * Math.exp(hi) - 5, 6);
+    };
+    check(1, 0.8, -0.2, 0.4);
+    check(10, 0.8, -0.5, 0.7);
+    // 95%: centre 0.1, half-width 0.3 × z(0.975) / z(0.9).
+    const z = 1.959963984540054 / 1.2815515655446004;
+    check(1, 0.95, 0.1 - 0.3 * z, 0.1 + 0.3 * z);
+    // Beyond the longest tracked horizon both centre and spread stretch by (h / 10)^growth.
+    check(40, 0.8, -0.5 * 2, 0.7 * 2);
+  });
+
+  it('horizonMemory discounts horizon h by decay^(1/h), so long horizons remember more errors', () => {
+    const tracking = { horizons: [1, 4], decay: 0.5 };
+    const scaled = new LastValuePredictor({ tracking: { ...tracking, horizonMemory: true } });
+    const plain = new LastValuePredictor({ tracking });
+    feed(scaled, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    feed(plain, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const weight = (d: number, n: number) => (1 - d ** n) / (1 - d);
+    // 9 outcomes at horizon 1, 6 at horizon 4.
+    expect(plain.tracker.errorCount(0)).toBeCloseTo(weight(0.5, 9), 12);
+    expect(scaled.tracker.errorCount(0)).toBeCloseTo(weight(0.5, 9), 12);
+    expect(plain.tracker.errorCount(1)).toBeCloseTo(weight(0.5, 6), 12);
+    expect(scaled.tracker.errorCount(1)).toBeCloseTo(weight(0.5 ** 0.25, 6), 12);
+    // Every error of last value on a ramp is h, so the score is h whatever the memory.
+    expect(scaled.tracker.score(1)).toBeCloseTo(4, 12);
+    expectNovacronError(() => new LastValuePredictor({ tracking: { decay: 1.5 } }), CoreErrorCode.INVALID_ARGUMENT);
   });
 
   it('restoring a state of another kind fails with CORE_PREDICTOR_STATE_INVALID', () => {
