@@ -138,7 +138,12 @@ const handlers: Record<string, (c: Cmd) => Promise<unknown>> = {
     return { seen: out };
   },
   async stats() {
-    return { bytesSent: crdt!.stats.bytesSent, plainUpdateBytes, messages: crdt!.stats.messagesSent };
+    return {
+      bytesSent: crdt!.stats.bytesSent,
+      plainUpdateBytes,
+      messages: crdt!.stats.messagesSent,
+      step2Sent: crdt!.stats.step2Sent,
+    };
   },
   async bulk(c) {
     // `ops` map sets over `keys` keys, 1000 per transaction.

@@ -34,6 +34,11 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
 
+interface Sent {
+  bytesSent: number;
+  step2Sent: number;
+}
+
 interface Worker {
   proc: ChildProcess;
   call<T = Record<string, unknown>>(op: string, args?: Record<string, unknown>): Promise<T>;
@@ -150,8 +155,22 @@ const results: Record<string, unknown> = {};
   await w3.call('fresh');
   const { sv } = await a.call<{ sv: string }>('bulk', { ops: 100_000, keys: 10_000 });
   await sleep(500);
+  const senders = async () => {
+    const [x, y] = await Promise.all([a.call<Sent>('stats'), b.call<Sent>('stats')]);
+    return { bytes: x.bytesSent + y.bytesSent, step2: x.step2Sent + y.step2Sent };
+  };
+  const before = await senders();
   const full = await w3.call<{ ms: number }>('startAndWait', { sv });
-  results.fullSync = { ops: 100_000, ms: full.ms, targetMs: 1000 };
+  const after = await senders();
+  results.fullSync = {
+    ops: 100_000,
+    ms: full.ms,
+    targetMs: 1000,
+    // Everything both peers sent while c synced (step 2 chunks, digests), against one encoded state.
+    bytesSentByPeers: after.bytes - before.bytes,
+    step2MessagesSent: after.step2 - before.step2,
+    stateBytes: (results.plainYjsFullSync as { updateBytes: number }).updateBytes,
+  };
 
   // 10,000 writes while c is cut off, then heal.
   await sleep(300);

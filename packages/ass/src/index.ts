@@ -13,6 +13,7 @@ export * from './strong/commands.js';
 export * from './strong/sync-state-machine.js';
 export * from './strong/strong-sync.js';
 export * from './crdt/digest.js';
+export * from './crdt/update-chunks.js';
 export * from './crdt/update-record.js';
 export * from './crdt/crdt-sync.js';
 export * from './hybrid/eventual-write.js';

@@ -32,6 +32,7 @@ import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { AssErrorCode } from '../errors.js';
 import { docDigest, stateVectorCovers, stateVectorsEqual } from './digest.js';
+import { encodeUpdateChunks, updateChunks } from './update-chunks.js';
 import { decodeUpdateRecord, encodeUpdateRecord } from './update-record.js';
 
 /** Channel carrying y-protocols sync messages, each prefixed with its namespace (docs/protocol/ass.md). */
@@ -40,6 +41,8 @@ export const CRDT_SYNC_CHANNEL = 'ass/crdt/1';
 export const CRDT_DIGEST_CHANNEL = 'ass/crdt-ae/1';
 /** Name of the Y.Map holding a namespace's keys in its document. */
 export const CRDT_MAP_NAME = 'kv';
+/** Default size of one sync step 2 message: larger answers go out as several (docs/protocol/ass.md). */
+export const DEFAULT_SYNC_CHUNK_BYTES = 256 * 1024;
 
 /** Options of {@link CrdtSync}. */
 export interface CrdtSyncInit {
@@ -62,6 +65,15 @@ export interface CrdtSyncInit {
   readonly antiEntropyMs?: number;
   /** Compact the update log into one snapshot record per namespace once it holds this many records (default 10 000). */
   readonly compactAfter?: number;
+  /**
+   * Largest sync step 2 message (default {@link DEFAULT_SYNC_CHUNK_BYTES}, and
+   * never above the network's `maxMessageSize`): a larger answer is split
+   * into several complete Yjs updates, so a large state fits any message
+   * limit, the receiver applies the first parts while later ones are still
+   * being sent, and an interrupted transfer resumes from the receiver's
+   * state vector.
+   */
+  readonly syncChunkBytes?: number;
   /** Most namespaces a replica opens on a peer's say-so (default 4096); messages for more are dropped. */
   readonly maxNamespaces?: number;
   /** Optional logger. */
@@ -80,6 +92,8 @@ export interface CrdtSyncStats {
   readonly malformed: number;
   /** Messages not sent because they exceeded the network's `maxMessageSize`. */
   readonly oversized: number;
+  /** Sync step 2 messages sent (an answer split in chunks counts each chunk). */
+  readonly step2Sent: number;
   /** Compactions done. */
   readonly compactions: number;
   /** Divergences found by digest comparison. */
@@ -95,13 +109,21 @@ interface Space {
   /** Per peer: when a change of ours started waiting for that peer's confirmation. */
   readonly unconfirmed: Map<string, number>;
   /** The last step 1 sent for this namespace (see `#ask`). */
-  asked: { readonly peer: string; readonly at: number } | undefined;
+  /**
+   * The last step 1 we sent for this namespace: to whom, when, and the
+   * state vector we learnt they hold (from their digest) when known.
+   */
+  asked: { readonly peer: string; readonly at: number; readonly want: Map<number, number> | undefined } | undefined;
+  /** When the last sync step 2 (or a chunk of one) arrived. */
+  lastStep2At: number;
 }
 
 const LOCAL = Symbol('local');
 const RESTORE = Symbol('restore');
 interface RemoteOrigin {
   readonly peer: string;
+  /** Part of a sync step 2 (an answer to a step 1 or a repair), which is not relayed. */
+  readonly step2: boolean;
 }
 
 /**
@@ -135,7 +157,16 @@ export class CrdtSync implements StateSync {
   #compacting: Promise<void> | undefined;
   #persistError: unknown;
   readonly #bytesCounter: Counter | undefined;
-  #stats = { bytesSent: 0, messagesSent: 0, malformed: 0, oversized: 0, compactions: 0, divergencesFound: 0 };
+  readonly #chunkBytes: number;
+  #stats = {
+    bytesSent: 0,
+    messagesSent: 0,
+    malformed: 0,
+    oversized: 0,
+    step2Sent: 0,
+    compactions: 0,
+    divergencesFound: 0,
+  };
 
   constructor(init: CrdtSyncInit) {
     this.#init = init;
@@ -144,6 +175,7 @@ export class CrdtSync implements StateSync {
     this.#antiEntropyMs = init.antiEntropyMs ?? 1000;
     this.#compactAfter = init.compactAfter ?? 10_000;
     this.#maxNamespaces = init.maxNamespaces ?? 4096;
+    this.#chunkBytes = init.syncChunkBytes ?? DEFAULT_SYNC_CHUNK_BYTES;
     this.#bytesCounter = init.metrics?.counter({
       name: 'novacron_ass_crdt_bytes_sent_total',
       help: 'Bytes of CRDT sync and digest messages sent.',
@@ -152,6 +184,7 @@ export class CrdtSync implements StateSync {
     assertInteger('antiEntropyMs', this.#antiEntropyMs, { min: 1 });
     assertInteger('compactAfter', this.#compactAfter, { min: 1 });
     assertInteger('maxNamespaces', this.#maxNamespaces, { min: 1 });
+    assertInteger('syncChunkBytes', this.#chunkBytes, { min: 1024 });
   }
 
   /** Counters since construction. */
@@ -327,6 +360,7 @@ export class CrdtSync implements StateSync {
   antiEntropy(): void {
     if (!this.#running) return;
     for (const space of this.#spaces.values()) {
+      if (this.#receiving(space)) continue;
       const d = docDigest(space.doc);
       const msg = encodeMsgpack({ v: 1, n: space.ns, s: d.stateVector, h: d.deleteSetHash });
       for (const peer of this.#init.peers) this.#send(peer, CRDT_DIGEST_CHANNEL, msg);
@@ -392,7 +426,11 @@ export class CrdtSync implements StateSync {
 
   /** The namespace's space, created when new; `ASS_NAMESPACE_LIMIT` past `maxNamespaces`. */
   #open(ns: string): Space {
+    const known = this.#spaces.has(ns);
     const space = this.#space(ns, true);
+    // A namespace opened here may already exist on the peers: catch up at
+    // once rather than at the next digest.
+    if (space && !known && this.#running) this.#ask(space);
     if (!space) {
       throw new NovacronError(
         AssErrorCode.NAMESPACE_LIMIT,
@@ -414,7 +452,16 @@ export class CrdtSync implements StateSync {
     // (a fresh one per start: an id must never be reused after a crash).
     doc.clientID = this.#init.rng.nextUint32();
     const map = doc.getMap<Uint8Array>(CRDT_MAP_NAME);
-    const created: Space = { ns, doc, map, seq: 0, watchers: new Set(), unconfirmed: new Map(), asked: undefined };
+    const created: Space = {
+      ns,
+      doc,
+      map,
+      seq: 0,
+      watchers: new Set(),
+      unconfirmed: new Map(),
+      asked: undefined,
+      lastStep2At: Number.NEGATIVE_INFINITY,
+    };
     map.observe((event, tx) => {
       const keys = [...event.keysChanged].sort();
       for (const key of keys) {
@@ -447,14 +494,26 @@ export class CrdtSync implements StateSync {
     for (const peer of this.#init.peers) if (!space.unconfirmed.has(peer)) space.unconfirmed.set(peer, now);
     this.#persist(space.ns, update);
     if (!this.#running) return;
-    const from = origin === LOCAL ? undefined : (origin as RemoteOrigin | undefined)?.peer;
+    const remote = origin === LOCAL ? undefined : (origin as RemoteOrigin | undefined);
+    const from = remote?.peer;
     // With fanout covering every peer the origin reached them all itself:
-    // relaying would only duplicate (anti-entropy covers losses).
-    if (from !== undefined && this.#fanout >= this.#init.peers.length) return;
+    // relaying would only duplicate (anti-entropy covers losses). A step 2
+    // answered our own request or repair; the other peers get theirs from
+    // their own digests.
+    if (from !== undefined && (remote!.step2 || this.#fanout >= this.#init.peers.length)) return;
     const targets = this.#init.peers.filter((p) => p !== from);
     this.#init.rng.shuffle(targets);
-    const msg = this.#syncMessage(space.ns, (e) => syncProtocol.writeUpdate(e, update));
-    for (const peer of targets.slice(0, this.#fanout)) this.#send(peer, CRDT_SYNC_CHANNEL, msg);
+    const budget = this.#chunkBudget(space.ns);
+    let parts = [update];
+    if (update.length > budget) {
+      // A transaction too large for one message goes out in chunks: its
+      // structs (from where it started, per client) and the delete set.
+      const target = Y.decodeStateVector(Y.encodeStateVector(space.doc));
+      for (const [client, clock] of Y.parseUpdateMeta(update).from) target.set(client, clock);
+      parts = encodeUpdateChunks(space.doc, target, budget);
+    }
+    const msgs = parts.map((part) => this.#syncMessage(space.ns, (e) => syncProtocol.writeUpdate(e, part)));
+    for (const peer of targets.slice(0, this.#fanout)) for (const msg of msgs) this.#send(peer, CRDT_SYNC_CHANNEL, msg);
   }
 
   #persist(ns: string, update: Uint8Array): void {
@@ -489,18 +548,59 @@ export class CrdtSync implements StateSync {
   }
 
   /**
-   * Sends a step 1 to `peer` (default a random one) unless another peer was
-   * asked within the last interval: several peers answering with the same
-   * large step 2 would make a joining replica transfer and apply it twice.
+   * Sends a step 1 to `peer` (default a random one) unless the answer to an
+   * earlier one may still be arriving: several peers answering with the same
+   * large step 2, or one peer answering twice, would make a joining replica
+   * transfer and apply the state more than once. `want` is the state vector
+   * the peer showed in its digest, when known.
    */
-  #ask(space: Space, peer?: string): void {
+  #ask(space: Space, peer?: string, want?: Map<number, number>): void {
     const target = peer ?? (this.#init.peers.length > 0 ? this.#init.rng.pick(this.#init.peers) : undefined);
     if (target === undefined) return;
-    const now = this.#init.clock.now();
-    const last = space.asked;
-    if (last && last.peer !== target && now - last.at < this.#antiEntropyMs) return;
-    space.asked = { peer: target, at: now };
+    if (this.#receiving(space)) return;
+    space.asked = { peer: target, at: this.#init.clock.now(), want };
     this.#sendStep1(target, space);
+  }
+
+  /**
+   * Whether an answer to our last step 1 may still be arriving: it was sent
+   * within two intervals, or a step 2 arrived within the last two, and we do
+   * not yet hold what the asked peer showed in its digest. Meanwhile we
+   * neither ask again nor send digests for the namespace (they would show
+   * the half-transferred state and draw the same state from every peer);
+   * the digest after it shows what is still missing.
+   */
+  #receiving(space: Space): boolean {
+    const asked = space.asked;
+    if (!asked) return false;
+    if (this.#init.clock.now() - Math.max(asked.at, space.lastStep2At) >= 2 * this.#antiEntropyMs) return false;
+    if (!asked.want) return true;
+    return !stateVectorCovers(Y.decodeStateVector(Y.encodeStateVector(space.doc)), asked.want);
+  }
+
+  /** Bytes of Yjs update that fit one sync message of `ns` (namespace and type headers aside). */
+  #chunkBudget(ns: string): number {
+    const header = 5 + 3 * ns.length + 1 + 5;
+    return Math.max(1024, Math.min(this.#chunkBytes, this.#init.network.maxMessageSize - header));
+  }
+
+  /**
+   * Sends `peer` what it lacks beyond the state vector `target` (with our
+   * whole delete set) as y-protocols sync step 2 messages, split to fit
+   * `syncChunkBytes` and the network's message limit.
+   */
+  #sendStep2(peer: string, space: Space, target: Map<number, number>): void {
+    for (const chunk of updateChunks(space.doc, target, this.#chunkBudget(space.ns))) {
+      this.#stats.step2Sent++;
+      this.#send(
+        peer,
+        CRDT_SYNC_CHANNEL,
+        this.#syncMessage(space.ns, (e) => {
+          encoding.writeVarUint(e, syncProtocol.messageYjsSyncStep2);
+          encoding.writeVarUint8Array(e, chunk);
+        }),
+      );
+    }
   }
 
   #sendStep1(peer: string, space: Space): void {
@@ -543,16 +643,14 @@ export class CrdtSync implements StateSync {
     try {
       if (type === syncProtocol.messageYjsSyncStep1) {
         const theirs = Y.decodeStateVector(payload);
-        this.#send(
-          from,
-          CRDT_SYNC_CHANNEL,
-          this.#syncMessage(ns, (e) => syncProtocol.writeSyncStep2(e, space.doc, payload)),
-        );
+        this.#sendStep2(from, space, theirs);
         // They have something we lack: ask for it in the same round.
         if (!stateVectorCovers(Y.decodeStateVector(Y.encodeStateVector(space.doc)), theirs))
           this.#sendStep1(from, space);
       } else {
-        Y.applyUpdate(space.doc, payload, { peer: from } satisfies RemoteOrigin);
+        const step2 = type === syncProtocol.messageYjsSyncStep2;
+        if (step2) space.lastStep2At = this.#init.clock.now();
+        Y.applyUpdate(space.doc, payload, { peer: from, step2 } satisfies RemoteOrigin);
       }
     } catch (err) {
       this.#malformed(from, err);
@@ -594,12 +692,8 @@ export class CrdtSync implements StateSync {
       this.#divergence.set(key, { peer: from, namespace: ns, since: this.#init.clock.now() });
     }
     // Repair both ways: what they lack (with our whole delete set), and a step 1 for what we lack.
-    this.#send(
-      from,
-      CRDT_SYNC_CHANNEL,
-      this.#syncMessage(ns, (e) => syncProtocol.writeSyncStep2(e, space.doc, sv)),
-    );
-    if (!stateVectorCovers(ours, theirs)) this.#ask(space, from);
+    this.#sendStep2(from, space, theirs);
+    if (!stateVectorCovers(ours, theirs)) this.#ask(space, from, theirs);
     else if (mine.deleteSetHash !== hash) this.#sendStep1(from, space);
   }
 }

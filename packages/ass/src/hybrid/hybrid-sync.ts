@@ -49,6 +49,15 @@ export interface HybridSyncInit {
    * trips of 10–50 ms; raise it on slower links.
    */
   readonly deadlineMs?: number;
+  /**
+   * How long before the deadline a write still waiting for the log starts
+   * its journal append (default a quarter of the deadline), so that a write
+   * that falls back is already durable when the deadline passes and is
+   * acknowledged `eventual` right then, not a disk flush later. A write the
+   * log commits in that window leaves a journal record that is later
+   * dropped (replayed after a crash, it is a `duplicate`).
+   */
+  readonly fallbackLeadMs?: number;
   /** Namespaces whose writes fail with `ASS_STRONG_UNAVAILABLE` instead of falling back (the placement ledger is one). */
   readonly strongOnly?: readonly string[];
   /** Pause between replay attempts while the log stays unreachable (default 50 ms). */
@@ -79,6 +88,12 @@ interface Pending {
   readonly index: number;
 }
 
+/** A journal record being written: its index and when it is durable. */
+interface Journaled {
+  readonly index: number;
+  readonly durable: Promise<void>;
+}
+
 /**
  * {@link StateSync} for hybrid links: a write goes to the consensus log
  * with a deadline; if the log cannot commit it in time (leader unreachable,
@@ -96,6 +111,7 @@ export class HybridSync implements StateSync {
   readonly #init: HybridSyncInit;
   readonly #logger: Logger;
   readonly #deadline: number;
+  readonly #lead: number;
   readonly #strongOnly: ReadonlySet<string>;
   readonly #retryMs: number;
   readonly #replayTimeoutMs: number;
@@ -121,6 +137,8 @@ export class HybridSync implements StateSync {
     this.#logger = init.logger ?? noopLogger();
     this.#deadline = init.deadlineMs ?? DEFAULT_HYBRID_DEADLINE_MS;
     assertInteger('deadlineMs', this.#deadline, { min: 1 });
+    this.#lead = init.fallbackLeadMs ?? Math.floor(this.#deadline / 4);
+    assertInteger('fallbackLeadMs', this.#lead, { min: 0, max: this.#deadline });
     this.#retryMs = init.replayRetryMs ?? 50;
     this.#replayTimeoutMs = init.replayTimeoutMs ?? 2000;
     this.#strongOnly = new Set(init.strongOnly ?? []);
@@ -174,6 +192,13 @@ export class HybridSync implements StateSync {
     await this.#init.crdt.start();
     await this.#init.strong.start();
     this.#running = true;
+    // An eventual write is acknowledged once its journal record is durable;
+    // its CRDT update may not have reached the disk before a crash. Put such
+    // writes back (unless a newer write of the key is in the overlay).
+    for (const { write: w } of this.#pending) {
+      const cur = this.#overlay.get(w.ns)?.get(w.key);
+      if (cur === undefined || (cur.origin === w.origin && cur.seq < w.seq)) this.#overlayPut(w);
+    }
     if (this.#pending.length > 0) void this.#replay();
   }
 
@@ -322,21 +347,37 @@ export class HybridSync implements StateSync {
     const write: EventualWrite = { origin: this.#id, seq, ns, key, value, stamp, base };
     const result = { origin: this.#id, seq, base, stamp };
     if (this.#pending.length === 0) {
+      // Close to the deadline, start the journal append the fallback needs.
+      let early: Journaled | undefined;
+      const lead = this.#init.clock.setTimeout(
+        () => {
+          early = this.#journal(write);
+        },
+        Math.max(0, this.#deadline - this.#lead),
+      );
+      let strong = false;
       try {
         const r = await this.#init.strong.submit(
           encodeSyncCommand({ t: 'w', ns, key, value, origin: this.#id, seq, stamp }),
           { timeoutMs: this.#deadline, ...(options.signal ? { signal: options.signal } : {}) },
         );
-        if (decodeOutcomes(r.result)[0] === 'applied') {
-          this.#lastFellBack = false;
-          return { level: 'strong', ...result };
-        }
+        strong = decodeOutcomes(r.result)[0] === 'applied';
       } catch (err) {
-        if (isNovacronError(err, CoreErrorCode.ABORTED) || isNovacronError(err, CoreErrorCode.INVALID_STATE)) throw err;
+        if (isNovacronError(err, CoreErrorCode.ABORTED) || isNovacronError(err, CoreErrorCode.INVALID_STATE)) {
+          lead.cancel();
+          if (early) this.#dropDecided(early);
+          throw err;
+        }
         this.#logger.debug('log did not commit in time; falling back to eventual', { ns, key, err: String(err) });
       }
+      lead.cancel();
+      if (strong) {
+        if (early) this.#dropDecided(early);
+        this.#lastFellBack = false;
+        return { level: 'strong', ...result };
+      }
       this.#lastFellBack = true;
-      await this.#accept(write);
+      await this.#accept(write, early);
       return { level: 'eventual', ...result };
     }
     // Earlier eventual writes are still pending: this one queues behind them
@@ -354,15 +395,46 @@ export class HybridSync implements StateSync {
     return { level: o === 'applied' ? 'strong' : 'eventual', ...result };
   }
 
-  /** Makes an eventual write durable (journal + CRDT overlay, both fsync'd) and starts the replayer. */
-  async #accept(write: EventualWrite): Promise<void> {
-    const journal = this.#init.journal;
-    const data = encodeEventualWrite(write);
-    const index = journal.lastIndex() + 1;
-    const journaled = journal.append([{ index, term: 1, data }]);
-    this.#pending.push({ write, index });
-    await Promise.all([journaled, this.#init.crdt.put(write.ns, write.key, data)]);
+  /**
+   * Accepts an eventual write: waits until its journal record (`early`, or
+   * one appended now) is durable, puts it in the CRDT overlay (peers see it
+   * at once; the journal, not the CRDT log, is what makes it survive a
+   * crash) and starts the replayer.
+   */
+  async #accept(write: EventualWrite, early?: Journaled): Promise<void> {
+    const journaled = early ?? this.#journal(write);
+    this.#pending.push({ write, index: journaled.index });
+    this.#overlayPut(write);
+    await journaled.durable;
     void this.#replay();
+  }
+
+  /** Appends `write` to the journal. */
+  #journal(write: EventualWrite): Journaled {
+    const journal = this.#init.journal;
+    const index = journal.lastIndex() + 1;
+    return { index, durable: journal.append([{ index, term: 1, data: encodeEventualWrite(write) }]) };
+  }
+
+  /**
+   * A write journaled ahead of a fallback that the log then committed: its
+   * record is dropped once durable when nothing pending precedes it (after
+   * a crash it would only replay as a `duplicate`).
+   */
+  #dropDecided(early: Journaled): void {
+    early.durable
+      .then(async () => {
+        if (!this.#running || this.#replaying || this.#pending.some((p) => p.index <= early.index)) return;
+        await this.#init.journal.compact(early.index, 1);
+      })
+      .catch((err) => this.#logger.debug('could not drop a decided journal record', { err: String(err) }));
+  }
+
+  /** Writes an eventual write into the CRDT overlay; the update reaches the peers at once. */
+  #overlayPut(write: EventualWrite): void {
+    this.#init.crdt
+      .put(write.ns, write.key, encodeEventualWrite(write))
+      .catch((err) => this.#logger.warn('eventual write not put in the CRDT overlay', { err: String(err) }));
   }
 
   async #replay(): Promise<void> {

@@ -48,8 +48,24 @@ export interface StrongSyncInit {
   readonly timeoutMs?: number;
   /** Pause between retries while no leader is known (default 20 ms). */
   readonly retryMs?: number;
+  /**
+   * How long a forwarded proposal waits for the leader's answer before it
+   * is sent again with the same session (default 1000 ms): a lost request
+   * or answer costs this much, not the whole timeout.
+   */
+  readonly forwardRetryMs?: number;
   /** Start and stop `group` with this component (default true). */
   readonly manageGroup?: boolean;
+  /**
+   * After committing a write forwarded by another member, run the group's
+   * read barrier once so the forwarder learns the commit at once: a Raft
+   * leader's read sends heartbeats carrying the commit index, where the
+   * forwarder would otherwise wait for the next heartbeat to apply (and
+   * answer) its write. Default: on when the group reports the role
+   * `leader` (Raft), off otherwise (a PBFT read is a consensus round of its
+   * own, and PBFT members apply commits without waiting for a leader).
+   */
+  readonly announceForwardedCommits?: boolean;
   /** Optional logger. */
   readonly logger?: Logger;
 }
@@ -96,6 +112,7 @@ export class StrongSync implements StateSync {
   readonly #client: string;
   readonly #timeoutMs: number;
   readonly #retryMs: number;
+  readonly #forwardRetryMs: number;
   readonly #seqs = new Map<string, number>();
   readonly #watchers = new Map<string, Set<(c: StateChange) => void>>();
   readonly #forwards = new Map<number, PendingForward>();
@@ -112,6 +129,7 @@ export class StrongSync implements StateSync {
     this.#logger = init.logger ?? noopLogger();
     this.#timeoutMs = init.timeoutMs ?? 5000;
     this.#retryMs = init.retryMs ?? 20;
+    this.#forwardRetryMs = init.forwardRetryMs ?? 1000;
     const nonce = Array.from(init.rng.bytes(6), (b) => b.toString(16).padStart(2, '0')).join('');
     this.#client = `ass:${init.network?.localId ?? 'member'}:${nonce}`;
   }
@@ -257,8 +275,15 @@ export class StrongSync implements StateSync {
             });
           }
           if (s.leader !== null) {
-            const r = await this.#forward(s.leader, command, session, remaining, options.signal);
-            await this.#appliedHere(r.index, deadline);
+            const sent = this.#init.clock.now();
+            const r = await this.#forward(
+              s.leader,
+              command,
+              session,
+              Math.min(remaining, this.#forwardRetryMs),
+              options.signal,
+            );
+            await this.#appliedHere(r.index, deadline, this.#init.clock.now() - sent);
             return r;
           }
         } catch (err) {
@@ -275,13 +300,28 @@ export class StrongSync implements StateSync {
     }
   }
 
-  /** Waits (until `deadline` at most) for this member to apply `index`, so a forwarded write reads back locally. */
-  async #appliedHere(index: number, deadline: number): Promise<void> {
+  /**
+   * Waits (until `deadline` at most) for this member to apply `index`, so a
+   * forwarded write reads back locally. The leader announces the commit
+   * right after answering (see `announceForwardedCommits`), but its
+   * announcement carries only what it knows this member holds; if the
+   * commit has not arrived `nudgeMs` (the forward's own round trip) after
+   * the answer, a read barrier makes the leader send it again.
+   */
+  async #appliedHere(index: number, deadline: number, nudgeMs: number): Promise<void> {
     if (this.#init.stateMachine.appliedIndex >= index) return;
     await new Promise<void>((resolve) => {
+      const nudge = this.#init.clock.setTimeout(
+        () => {
+          const left = deadline - this.#init.clock.now();
+          if (left > 0) this.#init.group.read({ timeoutMs: left }).catch(() => undefined);
+        },
+        Math.max(1, nudgeMs),
+      );
       const done = () => {
         off();
         timer.cancel();
+        nudge.cancel();
         resolve();
       };
       const off = this.#init.group.onCommitted((c) => {
@@ -448,6 +488,9 @@ export class StrongSync implements StateSync {
       if (!this.#running) throw new NovacronError(CoreErrorCode.NOT_LEADER, 'stopped', { details: { leader: null } });
       const r = await this.#init.group.propose(command, { session, timeoutMs });
       answer = { v: 1, t: 'a', i: id, ok: true, x: r.index, r: r.result };
+      if (this.#init.announceForwardedCommits ?? this.#init.group.status().role === 'leader') {
+        this.#init.group.read({ timeoutMs }).catch(() => undefined);
+      }
     } catch (err) {
       const code = err instanceof NovacronError ? err.code : 'unknown';
       const leader = isNovacronError(err, CoreErrorCode.NOT_LEADER)

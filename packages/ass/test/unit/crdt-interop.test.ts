@@ -110,4 +110,35 @@ describe('interop with a stock yjs + y-protocols peer', () => {
     expect(text(stock.map.get('k49'))).toBe('v49');
     await simRun(world, ours.stop(), 1_000);
   });
+  it('a stock peer gets a state larger than the message limit as several step 2 messages', async () => {
+    const world = new SimWorld({ seed: 'interop-3' });
+    const net = new SimNetwork(world, { maxMessageSize: 8 * 1024, defaults: { latencyMs: 1 } });
+    world.addNode('ours');
+    world.addNode('stock');
+    const ours = new CrdtSync({
+      network: net.endpoint('ours'),
+      peers: [],
+      clock: world.node('ours').clock,
+      rng: world.node('ours').rng,
+    });
+    await simRun(world, ours.start(), 1_000);
+    const value = new Uint8Array(100).fill(1);
+    await simRun(
+      world,
+      ours.transact('ns', (map) => {
+        for (let i = 0; i < 600; i++) map.set(`k${i}`, value);
+      }),
+      1_000,
+    );
+    const stock = stockPeer(net.endpoint('stock'), 'ns', 'ours');
+    stock.connect();
+    await simRun(world, world.clock.sleep(10), 100);
+    expect(stock.map.size).toBe(600);
+    expect(ours.stats.step2Sent).toBeGreaterThan(5);
+    expect(ours.stats.oversized).toBe(0);
+    expect(Buffer.from(Y.encodeStateVector(stock.doc)).equals(Buffer.from(Y.encodeStateVector(ours.doc('ns'))))).toBe(
+      true,
+    );
+    await simRun(world, ours.stop(), 1_000);
+  });
 });

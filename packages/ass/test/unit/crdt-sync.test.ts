@@ -1,4 +1,5 @@
 import { MemoryDurableLog } from '@novacron/core';
+import * as Y from 'yjs';
 import { SimNetwork, SimWorld, simRun } from '@novacron/testkit';
 import { stateSyncCompliance } from '@novacron/testkit/compliance/state-sync';
 import { expectNovacronRejection } from '@novacron/testkit/vitest';
@@ -152,6 +153,59 @@ describe('CrdtSync', () => {
     await simRun(world, world.clock.sleep(300), 500);
     expect(text(replicas[1]!.entries('ns').get('k')?.value)).toBe('still works');
     expect(replicas[0]!.stats.malformed).toBeGreaterThan(0);
+    await simRun(world, Promise.all(replicas.map((r) => r.stop())), 1_000);
+  });
+});
+
+describe('CrdtSync: a state larger than the message limit', () => {
+  it('arrives as several step 2 chunks, none oversized, and a transfer cut by losses resumes where it stopped', async () => {
+    const world = new SimWorld({ seed: 'crdt-chunks' });
+    const net = new SimNetwork(world, { maxMessageSize: 16 * 1024, defaults: { latencyMs: 2, loss: 0 } });
+    const ids = ['a', 'b', 'c'];
+    const replicas = ids.map((id) => {
+      const node = world.addNode(id);
+      return new CrdtSync({
+        network: net.endpoint(id),
+        peers: ids.filter((p) => p !== id),
+        clock: node.clock,
+        rng: node.rng.fork('crdt'),
+        log: new MemoryDurableLog(),
+        antiEntropyMs: 100,
+      });
+    });
+    const [a, b, c] = replicas as [CrdtSync, CrdtSync, CrdtSync];
+    await simRun(world, Promise.all([a.start(), b.start()]), 1_000);
+    const value = new Uint8Array(100).fill(7);
+    for (let i = 0; i < 3000; i += 250)
+      await simRun(
+        world,
+        a.transact('big', (map) => {
+          for (let j = i; j < i + 250; j++) map.set(`k${j % 2000}`, value);
+        }),
+        1_000,
+      );
+    await simRun(world, world.clock.sleep(300), 1_000);
+    expect(b.entries('big').size).toBe(2000);
+    const state = Y.encodeStateAsUpdate(a.doc('big')).length;
+    expect(state).toBeGreaterThan(10 * 16 * 1024);
+
+    // c joins empty over links that lose a third of the messages from a and b.
+    net.link('a', 'c', { loss: 0.33 }, { oneWay: true });
+    net.link('b', 'c', { loss: 0.33 }, { oneWay: true });
+    const sentBefore = a.stats.bytesSent + b.stats.bytesSent;
+    await simRun(world, c.start(), 1_000);
+    const synced = await world.runUntil(() => c.entries('big').size === 2000, 5_000);
+    expect(synced).toBe(true);
+    await simRun(world, world.clock.sleep(400), 1_000);
+    expect(Buffer.from(Y.encodeStateVector(c.doc('big'))).equals(Buffer.from(Y.encodeStateVector(a.doc('big'))))).toBe(
+      true,
+    );
+    for (const r of replicas) expect(r.stats.oversized).toBe(0);
+    expect(a.stats.step2Sent + b.stats.step2Sent).toBeGreaterThan(10);
+    // Lost chunks are re-sent from c's state vector, not from scratch every time:
+    // far less than one full state per anti-entropy round that passed.
+    const sent = a.stats.bytesSent + b.stats.bytesSent - sentBefore;
+    expect(sent).toBeLessThan(4 * state);
     await simRun(world, Promise.all(replicas.map((r) => r.stop())), 1_000);
   });
 });

@@ -15,6 +15,7 @@ export interface HybridMember {
 export interface HybridClusterOptions {
   readonly ids?: readonly string[];
   readonly deadlineMs?: number;
+  readonly fallbackLeadMs?: number;
   readonly strongOnly?: readonly string[];
   readonly latencyMs?: number;
   readonly jitterMs?: number;
@@ -74,6 +75,7 @@ export function hybridCluster(world: SimWorld, o: HybridClusterOptions = {}) {
       journal: log(id, 'journal'),
       clock: node.clock,
       ...(o.deadlineMs !== undefined ? { deadlineMs: o.deadlineMs } : {}),
+      ...(o.fallbackLeadMs !== undefined ? { fallbackLeadMs: o.fallbackLeadMs } : {}),
       ...(o.strongOnly ? { strongOnly: o.strongOnly } : {}),
       replayRetryMs: 20,
       replayTimeoutMs: 500,

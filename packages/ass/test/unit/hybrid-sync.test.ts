@@ -1,4 +1,5 @@
-import { SimWorld, simRun } from '@novacron/testkit';
+import { FileDurableLog } from '@novacron/core';
+import { CrashConsistentFileIO, SimWorld, simRun } from '@novacron/testkit';
 import { stateSyncCompliance } from '@novacron/testkit/compliance/state-sync';
 import { expectNovacronRejection } from '@novacron/testkit/vitest';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +24,54 @@ stateSyncCompliance('HybridSync over RaftGroup + CrdtSync (simulated)', {
 });
 
 describe('HybridSync', () => {
+  it('a write that falls back is acknowledged at the deadline: its journal append started ahead of it', async () => {
+    // Journal and CRDT log on a disk whose fsync takes 20 ms (Raft on a fast one).
+    const ackAfter = async (fallbackLeadMs: number | undefined) => {
+      const world = new SimWorld({ seed: 'hybrid-lead' });
+      const disks = new Map<string, CrashConsistentFileIO>();
+      const disk = (id: string, syncMs: number) => {
+        const name = `${id}/${syncMs}`;
+        let d = disks.get(name);
+        if (!d) {
+          d = CrashConsistentFileIO.forNode(world.node(id), { latency: { writeMs: 0.05, syncMs } });
+          disks.set(name, d);
+        }
+        return d;
+      };
+      const c = hybridCluster(world, {
+        ...(fallbackLeadMs !== undefined ? { fallbackLeadMs } : {}),
+        log: (id, purpose) => new FileDurableLog({ io: disk(id, purpose === 'raft' ? 1 : 20), dir: `/${purpose}` }),
+      });
+      const all = [...c.members.values()];
+      await simRun(world, Promise.all(all.map((m) => m.sync.start())), 5_000);
+      await simRun(world, world.clock.sleep(500), 1_000);
+      const writer = all.find((m) => m !== c.leader())!;
+      world.partitions.isolate(
+        writer.id,
+        c.ids.filter((i) => i !== writer.id),
+      );
+      const t0 = world.now();
+      const r = await simRun(world, writer.sync.put('vms', 'vm-1', bytes('x')), 1_000);
+      expect(r.level).toBe('eventual');
+      const took = world.now() - t0;
+      // Acknowledged means durable: a crash right now keeps the write.
+      world.crash(writer.id);
+      world.partitions.heal();
+      world.restart(writer.id);
+      const back = c.build(writer.id);
+      await simRun(world, back.sync.start(), 5_000);
+      await world.runUntil(() => back.sync.status().pendingWrites === 0, 5_000);
+      await simRun(world, world.clock.sleep(300), 1_000);
+      for (const m of c.members.values()) expect(text(m.sync.entries('vms').get('vm-1')?.value)).toBe('x');
+      await simRun(world, Promise.all([...c.members.values()].map((m) => m.sync.stop())), 5_000);
+      return { took, deadline: writer.sync.deadlineMs };
+    };
+    const ahead = await ackAfter(undefined); // default lead: a quarter of the deadline
+    expect(ahead.took).toBeLessThan(ahead.deadline + 2);
+    const late = await ackAfter(0);
+    expect(late.took).toBeGreaterThanOrEqual(late.deadline + 20);
+  });
+
   it('falls back to eventual when the leader is cut off, then replays into the log', async () => {
     const world = new SimWorld({ seed: 'hybrid-fallback' });
     const c = hybridCluster(world, { strongOnly: ['placements'] });
