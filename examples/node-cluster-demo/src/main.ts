@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { NovacronClient, type VmView } from '@novacron/node';
+import { bootstrapClusterSecurity, NovacronClient, type VmView } from '@novacron/node';
 
 const smoke = process.argv.includes('--smoke');
 const started = Date.now();
@@ -61,6 +61,8 @@ async function main(): Promise<void> {
   const peer = await Promise.all(names.map(freePort));
   const api = await Promise.all(names.map(freePort));
   const seeds = names.map((n, i) => `${n}@127.0.0.1:${peer[i]}`).join(',');
+  // Peer links are TLS and the API wants a token by default: one cluster CA and admin token for the demo.
+  const sec = await bootstrapClusterSecurity(join(dataRoot, 'security'));
   log(`starting 3 node processes (${cli})`);
   await Promise.all(
     names.map(
@@ -93,6 +95,9 @@ async function main(): Promise<void> {
                 NOVACRON_LOG__LEVEL: 'warn',
                 NOVACRON_CLUSTER__FAILOVER_AFTER_MS: '2000',
                 NOVACRON_CLUSTER__RAFT__TICK_MS: '100',
+                NOVACRON_SECURITY__CA_CERT_FILE: sec.caCertFile,
+                NOVACRON_SECURITY__CA_KEY_FILE: sec.caKeyFile,
+                NOVACRON_SECURITY__API_TOKEN_FILE: sec.apiTokenFile,
               },
             },
           );
@@ -113,7 +118,7 @@ async function main(): Promise<void> {
         }),
     ),
   );
-  const clients = api.map((p) => new NovacronClient({ baseUrl: `http://127.0.0.1:${p}` }));
+  const clients = api.map((p) => new NovacronClient({ baseUrl: `http://127.0.0.1:${p}`, token: sec.token }));
   const leader = await until('a leader and three hosts', async () => {
     const c = await clients[0]!.cluster();
     return c.leader && c.hosts.filter((h) => h.schedulable).length === 3 ? c.leader : undefined;

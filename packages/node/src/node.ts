@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { KvStateMachine } from '@novacron/acp';
-import { tcpPeerNetwork, type StreamPeerNetwork } from '@novacron/amst';
+import { tcpPeerNetwork, tlsPeerNetwork, type StreamPeerNetwork } from '@novacron/amst';
 import {
   type Clock,
   type ConsensusGroup,
@@ -9,6 +9,7 @@ import {
   type LinkMode,
   type Logger,
   loadOrCreateIdentity,
+  type NodeIdentity,
   ModeDetector,
   type ModeChange,
   nodeFileIO,
@@ -32,6 +33,8 @@ import type { Membership } from './membership/membership.js';
 import { StaticMembership } from './membership/static-membership.js';
 import { pinoLogger } from './observability/pino-logger.js';
 import { PromMetrics } from './observability/prom-metrics.js';
+import { securityComponents } from './security/security-components.js';
+import type { NodeSecurity, NodeTlsSettings } from './security/node-security.js';
 
 /** Per-mode settings in force (from `mode.profiles.<mode>`), read by components and by migrations (#13). */
 export type ModeSettings = NodeConfig['mode']['profiles']['datacenter'];
@@ -102,6 +105,9 @@ export class NovacronNode {
   readonly detector: ModeDetector;
   readonly #opts: CreateNodeOptions;
   #id: string | undefined;
+  #identity: NodeIdentity | undefined;
+  #security: NodeSecurity | undefined;
+  #kv: KvStateMachine | undefined;
   #network: StreamPeerNetwork | undefined;
   #membership: Membership | undefined;
   #group: ConsensusGroup | undefined;
@@ -152,6 +158,37 @@ export class NovacronNode {
   get id(): string {
     if (this.#id === undefined) throw new Error('node id is known once the node has started');
     return this.#id;
+  }
+  /** The node's Ed25519 identity (after start). */
+  get identity(): NodeIdentity {
+    if (!this.#identity) throw new Error('node not started');
+    return this.#identity;
+  }
+  /** Security state: TLS settings, API access, audit log, admission (after start; docs/security.md). */
+  get security(): NodeSecurity {
+    if (!this.#security) throw new Error('node not started');
+    return this.#security;
+  }
+  /** Called once by the security component. */
+  setSecurity(security: NodeSecurity | undefined): void {
+    this.#security = security;
+  }
+  /**
+   * TLS credentials and trust for any transport carrying cluster data
+   * (`new TlsTransport({ ...node.tlsSettings() })`): the same certificate and
+   * peers as the peer network. `undefined` with `security.insecure`.
+   */
+  tlsSettings(): NodeTlsSettings | undefined {
+    return this.security.tls;
+  }
+  /** This node's replica of the control log's key-value state (after start; local reads, no barrier). */
+  localState(key: string): Uint8Array | null {
+    return this.#kv?.get(key) ?? null;
+  }
+  /** The control log's replicated key-value store (after start): strongly consistent reads and writes. */
+  get strongStore(): GroupStrongStore {
+    if (!this.#store) throw new Error('node not started');
+    return this.#store;
   }
   /** Bound peer-network address. */
   get peerAddress(): string | undefined {
@@ -288,16 +325,19 @@ export class NovacronNode {
     const identity = component('identity', {
       start: async () => {
         const id = await loadOrCreateIdentity(io, join(dataDir, 'identity.key'));
+        this.#identity = id;
         this.#id = c.node.name ?? id.nodeId;
       },
     });
 
     const network: NodeComponent = {
       name: 'peer-network',
-      dependsOn: ['identity'],
+      dependsOn: ['identity', 'security'],
       start: async () => {
         const peers = [...seeds].filter(([id]) => id !== this.#id);
-        this.#network = tcpPeerNetwork({
+        const tls = this.tlsSettings();
+        // Encrypted and mutually authenticated unless `security.insecure` (docs/security.md, "Links").
+        const options = {
           localId: this.id,
           listenAddress: c.network.listen,
           peers,
@@ -305,7 +345,8 @@ export class NovacronNode {
           clock: this.clock,
           metrics: this.metrics,
           logger: this.logger.child('amst'),
-        });
+        };
+        this.#network = tls ? tlsPeerNetwork({ ...options, ...tls }) : tcpPeerNetwork(options);
         await this.#network.start();
       },
       stop: async () => {
@@ -358,6 +399,7 @@ export class NovacronNode {
       dependsOn: ['peer-network'],
       start: async () => {
         kv = new KvStateMachine();
+        this.#kv = kv;
         const voters = [...new Set([...seeds.keys(), this.id])].sort();
         const dir = join(dataDir, 'raft');
         const group = (this.#opts.consensus ?? defaultConsensusFactory)({
@@ -476,7 +518,7 @@ export class NovacronNode {
       reconfigure: (m) =>
         this.logger.debug('placement policy', { mode: m, policy: this.config.mode.profiles[m].placementPolicy }),
     };
-    return [identity, network, membership, controlLog, provider, mode, cluster];
+    return [identity, ...securityComponents(this), network, membership, controlLog, provider, mode, cluster];
   }
 }
 

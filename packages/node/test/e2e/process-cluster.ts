@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { NovacronClient } from '../../src/index.js';
+import { bootstrapClusterSecurity, NovacronClient } from '../../src/index.js';
 import { freePorts, tempDir } from './helpers.js';
 
 const PKG = join(import.meta.dirname, '../..');
@@ -19,8 +19,9 @@ export class NodeProcess {
     readonly args: readonly string[],
     readonly env: Record<string, string>,
     readonly apiUrl: string,
+    readonly token?: string,
   ) {
-    this.client = new NovacronClient({ baseUrl: apiUrl, timeoutMs: 8000 });
+    this.client = new NovacronClient({ baseUrl: apiUrl, timeoutMs: 8000, ...(token ? { token } : {}) });
   }
 
   /** Spawns the process; resolves once it printed its `started` line (rejects if it exits first). */
@@ -92,6 +93,13 @@ export class NodeProcess {
 /** Spawns `n` node processes on loopback forming one static cluster. */
 export async function processCluster(n: number, env: Record<string, string> = {}): Promise<NodeProcess[]> {
   const ports = await freePorts(2 * n);
+  // Encryption and authentication are on by default: the nodes share one CA and admin token, as `cluster up` does.
+  const sec = await bootstrapClusterSecurity(tempDir('nc-psec-'));
+  const secEnv = {
+    NOVACRON_SECURITY__CA_CERT_FILE: sec.caCertFile,
+    NOVACRON_SECURITY__CA_KEY_FILE: sec.caKeyFile,
+    NOVACRON_SECURITY__API_TOKEN_FILE: sec.apiTokenFile,
+  };
   const seeds = Array.from({ length: n }, (_, i) => `n${i + 1}@127.0.0.1:${ports[i]}`).join(',');
   const nodes = Array.from({ length: n }, (_, i) => {
     const api = `127.0.0.1:${ports[n + i]}`;
@@ -114,8 +122,9 @@ export async function processCluster(n: number, env: Record<string, string> = {}
         '--preset',
         'datacenter',
       ],
-      env,
+      { ...secEnv, ...env },
       `http://${api}`,
+      sec.token.reveal(),
     );
   });
   await Promise.all(nodes.map((p) => p.start()));
