@@ -35,3 +35,4 @@ export * from './start-node.js';
 export { runCli } from './cli/main.js';
 // #15 security
 export * from './security/index.js';
+export * from './api/route-permissions.js';

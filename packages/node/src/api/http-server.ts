@@ -176,7 +176,23 @@ export function apiHandler(node: NovacronNode, options: ApiServerOptions = {}): 
       let status = 500;
       let principal: ApiPrincipal | undefined;
       let audited: string | undefined;
-      let outcome = 'ok';
+      let bodyValue: unknown;
+      // A mutating call is durable in the audit log before its caller hears the outcome.
+      const recordAudit = async (outcome: string) => {
+        if (audited === undefined || route === undefined) return;
+        const target = params[0] ?? (bodyValue as { id?: unknown } | undefined)?.id;
+        await node.security
+          .record({
+            actor: principal?.id ?? 'unauthenticated',
+            action: audited,
+            ...(typeof target === 'string' ? { target: target.slice(0, 256) } : {}),
+            outcome,
+            details: { status, role: principal?.role ?? 'none', source: req.socket.remoteAddress ?? 'unknown' },
+          })
+          .catch((err: unknown) =>
+            node.logger.error('audit append failed', { route: name, error: (err as Error).message }),
+          );
+      };
       try {
         if (!node.running && route?.path !== '/healthz')
           throw nodeError(NodeErrorCode.NOT_RUNNING, 'the node is not running (starting or stopping)', {});
@@ -195,7 +211,11 @@ export function apiHandler(node: NovacronNode, options: ApiServerOptions = {}): 
           res,
           params,
           principal,
-          body: () => (cached ??= readJson(req, node.config.api.maxBodyBytes)),
+          body: () =>
+            (cached ??= readJson(req, node.config.api.maxBodyBytes).then((v) => {
+              bodyValue = v;
+              return v;
+            })),
         };
         if (route.write && !node.cluster.isLeader()) {
           const forwarded = await forward(node, req, ctx);
@@ -203,6 +223,7 @@ export function apiHandler(node: NovacronNode, options: ApiServerOptions = {}): 
           res.writeHead(status, { 'content-type': 'application/json' }).end(forwarded.text);
           return;
         }
+        // The node that executes a mutating call records it (a follower that forwards does not).
         audited = route.spec.audit;
         const out = await route.handler(ctx);
         if (out === undefined) {
@@ -210,6 +231,7 @@ export function apiHandler(node: NovacronNode, options: ApiServerOptions = {}): 
           return;
         }
         status = out.status;
+        await recordAudit('ok');
         if (out.body === undefined) res.writeHead(status).end();
         else res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(out.body));
       } catch (err) {
@@ -217,32 +239,24 @@ export function apiHandler(node: NovacronNode, options: ApiServerOptions = {}): 
           ? err
           : nodeError(NodeErrorCode.INTERNAL, err instanceof Error ? err.message : String(err), {}, err);
         status = statusOf(e.code);
-        if (audited === undefined && principal !== undefined && e.code === SecurityErrorCode.FORBIDDEN)
-          audited = route?.spec.audit;
-        outcome = e.code;
+        if (e.code === SecurityErrorCode.FORBIDDEN && route?.spec.audit !== undefined) {
+          // A refused attempt at a mutating call is recorded too, under the (public) id of the token that tried.
+          audited = route.spec.audit;
+          const d = e.details as { tokenId?: unknown; role?: unknown };
+          if (principal === undefined && typeof d.tokenId === 'string' && typeof d.role === 'string')
+            principal = { id: d.tokenId, role: d.role as ApiPrincipal['role'], name: '' };
+        }
         if (status === 429 && typeof e.details.retryAfterMs === 'number')
           res.setHeader('retry-after', String(Math.ceil(e.details.retryAfterMs / 1000)));
         if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: e.message });
         if (status === 500) node.logger.error('api request failed', { route: name, error: e.message });
+        await recordAudit(e.code);
         if (!res.headersSent)
           res
             .writeHead(status, { 'content-type': 'application/json' })
             .end(JSON.stringify({ error: { code: e.code, message: e.message, details: safeDetails(e) } }));
         else res.end();
       } finally {
-        // The node that executes a mutating call records it (a follower that forwards does not).
-        if (audited !== undefined && route !== undefined)
-          await node.security
-            .record({
-              actor: principal?.id ?? 'unauthenticated',
-              action: audited,
-              ...(auditTarget(params) ? { target: auditTarget(params)! } : {}),
-              outcome,
-              details: { status, role: principal?.role ?? 'none', source: req.socket.remoteAddress ?? 'unknown' },
-            })
-            .catch((err: unknown) =>
-              node.logger.error('audit append failed', { route: name, error: (err as Error).message }),
-            );
         span.setAttribute('http.response.status_code', status);
         span.end();
         requests.inc(1, { route: name, status: String(status) });
@@ -328,10 +342,6 @@ export function bearerAuth(node: NovacronNode): AuthHook {
     access.authorize(principal, permission);
     return principal;
   };
-}
-
-function auditTarget(params: readonly string[]): string | undefined {
-  return params[0];
 }
 
 async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {

@@ -183,7 +183,7 @@ export class ApiAccess {
   authorize(principal: ApiPrincipal, permission: ApiPermission): void {
     if (!roleAllows(principal.role, permission))
       throw new NovacronError(SecurityErrorCode.FORBIDDEN, `role ${principal.role} may not ${permission}`, {
-        details: { role: principal.role, permission, requires: API_PERMISSIONS[permission] },
+        details: { tokenId: principal.id, role: principal.role, permission, requires: API_PERMISSIONS[permission] },
       });
   }
 }
