@@ -10,12 +10,28 @@
  *     the receiver's last ack and prints one JSON line: the result, the
  *     bytes acknowledged by <seconds>, the lane counts over time, and the
  *     SHA-256 of what was sent.
+ *
+ * With AMST_PEER_TLS=<file> (JSON `{ caCertPem, recv: {keyPem, certPem},
+ * send: {keyPem, certPem} }`, written by amst-tls.ts) both ends use
+ * `TlsTransport` with those CA-issued certificates instead of plain TCP.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { AmstReceiver, TcpTransport, type TransferProgress, sendTransfer } from '@novacron/amst';
+import { readFileSync } from 'node:fs';
+import { AmstReceiver, TcpTransport, TlsTransport, type TransferProgress, sendTransfer } from '@novacron/amst';
+import type { StreamTransport } from '@novacron/core';
 
 const [mode, address, ...rest] = process.argv.slice(2);
-const tcp = new TcpTransport();
+const tlsFile = process.env.AMST_PEER_TLS;
+const tcp: StreamTransport = (() => {
+  if (!tlsFile) return new TcpTransport();
+  const c = JSON.parse(readFileSync(tlsFile, 'utf8')) as Record<string, { keyPem: string; certPem: string }> & {
+    caCertPem: string;
+  };
+  return new TlsTransport({
+    credentials: mode === 'recv' ? c.recv! : c.send!,
+    trust: { kind: 'ca', caCertPem: c.caCertPem },
+  });
+})();
 
 if (mode === 'recv') {
   const receiver = new AmstReceiver({

@@ -8,20 +8,32 @@
  * writes results/amst-tls.json.
  *
  * Run: `npx tsx bench/src/amst-tls.ts [--size MiB] [--runs N]` (default 512 MiB, 3 runs; about a minute).
+ *
+ * `npx tsx bench/src/amst-tls.ts wan [--runs N]` instead runs the same
+ * comparison through the WAN emulator (`@novacron/testkit/wan`) at 1 Gbit/s,
+ * 40 ms RTT, 0.01% loss, CUBIC: amst adaptive lanes (internet mode), each
+ * end in its own namespace and process, plain TCP and TLS (CA-issued
+ * certificates) alternating; goodput over AMST_WAN_SECONDS (default 10).
+ * `--lanes N` fixes the lane count. Target: encryption costs ≤ 5% goodput. Needs root; writes
+ * results/amst-tls-wan.json. About 30 s per run pair.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import tls from 'node:tls';
 import {
   AmstReceiver,
   TcpTransport,
   type TlsCredentials,
   TlsTransport,
+  createClusterCa,
   createNodeCertificate,
   sendTransfer,
 } from '@novacron/amst';
+import { startWanLink, wanSupport } from '@novacron/testkit/wan';
+import { amstOverWan } from './wan-amst.js';
 import { type NodeId, NodeIdentity, type StreamTransport } from '@novacron/core';
 
 const arg = (name: string, dflt: number) => {
@@ -46,6 +58,71 @@ const certs = new Map<NodeId, TlsCredentials>([
 ]);
 const members = new Set(certs.keys());
 const trust = { kind: 'pinned' as const, isMember: (id: NodeId) => members.has(id) };
+
+/** Plain vs TLS amst transfers through the WAN emulator (see the header). */
+async function wan(): Promise<void> {
+  const support = wanSupport();
+  if (!support.ok) {
+    console.log(`amst-tls wan: skipped: ${support.reason}`);
+    return;
+  }
+  const profile = { rttMs: 40, loss: 0.0001, rateMbit: 1000 };
+  const lanesArg = process.argv.indexOf('--lanes');
+  const LANES = lanesArg >= 0 ? Number(process.argv[lanesArg + 1]) : ('adaptive' as const);
+  const caId = NodeIdentity.generate();
+  const ca = await createClusterCa(caId);
+  const issuer = { identity: caId, certPem: ca.certPem };
+  const dir = mkdtempSync(join(tmpdir(), 'amst-tls-wan-'));
+  const tlsFile = join(dir, 'tls.json');
+  writeFileSync(
+    tlsFile,
+    JSON.stringify({
+      caCertPem: ca.certPem,
+      recv: await createNodeCertificate(server, { issuer }),
+      send: await createNodeCertificate(client, { issuer }),
+    }),
+    { mode: 0o600 },
+  );
+  const link = await startWanLink({ ...profile, congestionControl: 'cubic', seed: 11 });
+  const plainRuns: number[] = [];
+  const tlsRuns: number[] = [];
+  const detail: unknown[] = [];
+  try {
+    console.log(
+      `amst plain vs TLS through the WAN emulator: ${profile.rateMbit} Mbit/s, ${profile.rttMs} ms RTT, ${profile.loss * 100}% loss, CUBIC, ${LANES} lanes, ${RUNS} run pairs; load ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
+    );
+    for (let i = 0; i < RUNS; i++) {
+      // Alternate so drift in machine load hits both sides alike.
+      for (const secure of [false, true]) {
+        const r = await amstOverWan(link, LANES, secure ? { env: { AMST_PEER_TLS: tlsFile } } : {});
+        if (!r.sha256Match) throw new Error('SHA-256 mismatch');
+        (secure ? tlsRuns : plainRuns).push(r.goodputBps);
+        detail.push({ secure, ...r });
+        console.log(
+          `  run ${i + 1} ${secure ? 'tls  ' : 'plain'} ${(r.goodputBps / 1e6).toFixed(1).padStart(7)} Mbit/s (max lanes ${r.maxLanes}, retransmitted chunks ${r.retransmittedChunks})`,
+        );
+      }
+    }
+  } finally {
+    await link.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const p = median(plainRuns);
+  const t = median(tlsRuns);
+  console.log(
+    `\n| link | plain Mbit/s | TLS Mbit/s | TLS/plain | cost (target ≤ 5%) |\n| --- | ---: | ---: | ---: | ---: |\n| 1 Gbit/s, 40 ms, 0.01% | ${(p / 1e6).toFixed(1)} | ${(t / 1e6).toFixed(1)} | ${(t / p).toFixed(3)}x | ${((1 - t / p) * 100).toFixed(1)}% |`,
+  );
+  mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
+  writeFileSync(
+    new URL('../results/amst-tls-wan.json', import.meta.url),
+    `${JSON.stringify({ date: new Date().toISOString(), profile, lanes: LANES, runs: RUNS, load: loadavg()[0], plainBps: p, tlsBps: t, ratio: t / p, detail }, null, 2)}\n`,
+  );
+}
+
+if (process.argv.includes('wan')) {
+  await wan();
+  process.exit(0);
+}
 
 /** One socket, 4 MiB writes honouring 'drain', the receiver discarding. */
 async function rawSocket(secure: boolean): Promise<number> {

@@ -18,8 +18,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { type CongestionControl, WAN_PROFILES, type WanLink, startWanLink, wanSupport } from '@novacron/testkit/wan';
+import { type AmstRun, amstOverWan } from './wan-amst.js';
 import { iperf } from './wan-iperf.js';
 
 const support = wanSupport();
@@ -30,72 +30,12 @@ if (!support.ok) {
 
 const SECONDS = Number(process.env.AMST_WAN_SECONDS ?? 10);
 const SWEEP = (process.env.AMST_WAN_SWEEP ?? '1,4,16,64').split(',').filter(Boolean).map(Number);
-const CHUNK_KIB = process.env.AMST_WAN_CHUNK_KIB ?? '64'; // amst's internet-mode default
 const SKIP_IPERF = process.env.AMST_WAN_SKIP_IPERF === '1'; // for tuning runs only
 const args = process.argv.slice(2);
 const scenarios = ['cubic', 'bbr', 'polite'].filter((s) => args.includes(s));
 if (scenarios.length === 0) scenarios.push('cubic');
 const profileNames = Object.keys(WAN_PROFILES).filter((p) => args.includes(p));
 const profiles = (profileNames.length > 0 ? profileNames : Object.keys(WAN_PROFILES)) as (keyof typeof WAN_PROFILES)[];
-const peer = fileURLToPath(new URL('./amst-peer.ts', import.meta.url));
-let port = 9100;
-
-interface AmstRun {
-  goodputBps: number;
-  maxLanes: number;
-  finalLanes: number;
-  lanes: number[];
-  retransmittedChunks: number;
-  sha256Match: boolean;
-}
-
-/** One amst transfer from side A to a receiver process in side B. */
-async function amst(link: WanLink, lanes: number | 'adaptive', polite = false): Promise<AmstRun> {
-  const listen = `${link.b.address}:${port++}`;
-  const receiver = link.spawn(link.b, process.execPath, [...process.execArgv, peer, 'recv', listen]);
-  let out = '';
-  const received = new Promise<string>((resolve) => {
-    receiver.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve(line);
-    });
-  });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      receiver.stdout!.on('data', () => {
-        if (out.includes('listening')) resolve();
-      });
-      receiver.once('exit', (code) => reject(new Error(`receiver exited ${code}`)));
-    });
-    const r = await link.run(
-      link.a,
-      process.execPath,
-      [...process.execArgv, peer, 'send', listen, String(SECONDS), String(lanes), polite ? 'polite' : '-', CHUNK_KIB],
-      { timeoutMs: (SECONDS + 120) * 1000 },
-    );
-    if (r.code !== 0) throw new Error(`amst sender failed: ${r.stderr}`);
-    const sent = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
-      result: { maxLanes: number; finalLanes: number; retransmittedChunks: number; bytes: number; durationMs: number };
-      goodputBps: number;
-      sha256: string;
-      lanes: number[];
-    };
-    const got = JSON.parse(await received) as { sha256: string };
-    if (process.env.AMST_WAN_DEBUG) console.log(JSON.stringify(sent.result));
-    return {
-      goodputBps: sent.goodputBps,
-      maxLanes: sent.result.maxLanes,
-      finalLanes: sent.result.finalLanes,
-      lanes: sent.lanes,
-      retransmittedChunks: sent.result.retransmittedChunks,
-      sha256Match: got.sha256 === sent.sha256,
-    };
-  } finally {
-    receiver.kill('SIGKILL');
-  }
-}
-
 const mbit = (bps: number) => (bps / 1e6).toFixed(1);
 const results: Record<string, unknown> = {};
 
@@ -119,9 +59,9 @@ if (scenarios.includes('cubic')) {
       await withLink(name, 'cubic', async (link) => {
         const p1 = SKIP_IPERF ? 1 : (await iperf(link, ['-P', '1'], SECONDS)).receivedBps;
         const p16 = SKIP_IPERF ? 1 : (await iperf(link, ['-P', '16'], SECONDS)).receivedBps;
-        const adaptive = await amst(link, 'adaptive');
+        const adaptive = await amstOverWan(link, 'adaptive');
         const fixed: Record<number, AmstRun> = {};
-        for (const n of SWEEP) fixed[n] = await amst(link, n);
+        for (const n of SWEEP) fixed[n] = await amstOverWan(link, n);
         const best = Math.max(1, ...Object.values(fixed).map((f) => f.goodputBps));
         const bestLanes = Number(Object.entries(fixed).find(([, f]) => f.goodputBps === best)?.[0] ?? 0);
         const row = {
@@ -163,9 +103,9 @@ if (scenarios.includes('bbr')) {
     rows.push(
       await withLink(name, 'bbr', async (link) => {
         const p1 = (await iperf(link, ['-P', '1'], SECONDS)).receivedBps;
-        const adaptive = await amst(link, 'adaptive');
+        const adaptive = await amstOverWan(link, 'adaptive');
         const fixed: Record<number, AmstRun> = {};
-        for (const n of [1, 2, 4]) fixed[n] = await amst(link, n);
+        for (const n of [1, 2, 4]) fixed[n] = await amstOverWan(link, n);
         const best = Math.max(...Object.values(fixed).map((f) => f.goodputBps));
         console.log(
           `${name} (bbr): P1 ${mbit(p1)}, adaptive ${mbit(adaptive.goodputBps)} (lanes ${adaptive.lanes.join(' ')}), fixed ${[1, 2, 4].map((n) => `${n}:${mbit(fixed[n]!.goodputBps)}`).join(' ')}`,
@@ -203,7 +143,7 @@ if (scenarios.includes('polite')) {
           // The competing flow starts first and outlasts the transfer, so every amst byte competes with it.
           const competing = iperf(link, ['-P', '1'], SECONDS + 6);
           await new Promise((r) => setTimeout(r, 2_000));
-          const a = await amst(link, 'adaptive', polite);
+          const a = await amstOverWan(link, 'adaptive', { polite });
           const c = await competing;
           // The competing flow's rate while amst ran (its seconds 3 .. 2 + SECONDS; amst's process starts in ~1 s).
           const during = c.intervals.filter(([s, e]) => s >= 3 && e <= 2 + SECONDS + 0.5);

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { NovacronClient, type VmView } from '@novacron/node';
+import { bootstrapClusterSecurity, NovacronClient, type VmView } from '@novacron/node';
 
 const smoke = process.argv.includes('--smoke');
 const started = Date.now();
@@ -66,6 +66,8 @@ async function main(): Promise<void> {
   const keyFile = join(dataRoot, 'cluster.key');
   mkdirSync(dataRoot, { recursive: true });
   writeFileSync(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  // Peer links are TLS and the API wants a token by default: one cluster CA and admin token for the demo.
+  const sec = await bootstrapClusterSecurity(join(dataRoot, 'security'));
   log(`starting 3 node processes (${cli})`);
   await Promise.all(
     names.map(
@@ -102,6 +104,9 @@ async function main(): Promise<void> {
                 // SWIM: probe every 500 ms, so a killed node is declared dead in ~2.5 s.
                 NOVACRON_GOSSIP__PROBE_INTERVAL_MS: '500',
                 NOVACRON_CLUSTER__RAFT__TICK_MS: '100',
+                NOVACRON_SECURITY__CA_CERT_FILE: sec.caCertFile,
+                NOVACRON_SECURITY__CA_KEY_FILE: sec.caKeyFile,
+                NOVACRON_SECURITY__API_TOKEN_FILE: sec.apiTokenFile,
               },
             },
           );
@@ -122,7 +127,7 @@ async function main(): Promise<void> {
         }),
     ),
   );
-  const clients = api.map((p) => new NovacronClient({ baseUrl: `http://127.0.0.1:${p}` }));
+  const clients = api.map((p) => new NovacronClient({ baseUrl: `http://127.0.0.1:${p}`, token: sec.token }));
   const leader = await until('a leader and three hosts', async () => {
     const c = await clients[0]!.cluster();
     return c.leader && c.hosts.filter((h) => h.schedulable).length === 3 ? c.leader : undefined;

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiHandler, createNode, NovacronClient } from '@novacron/node';
+import { apiHandler, createNode, NovacronClient, readApiToken } from '@novacron/node';
 
 const smoke = process.argv.includes('--smoke');
 const dataDir = mkdtempSync(join(tmpdir(), 'novacron-embed-'));
@@ -37,7 +37,9 @@ const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 node.setApiUrl(`${base}/novacron`);
 console.log(`app on ${base}; node API on ${base}/novacron (node ${node.id}, booted in ${node.bootMs?.toFixed(0)} ms)`);
 
-const client = new NovacronClient({ baseUrl: `${base}/novacron` });
+// Every route but /healthz needs a token: the node wrote a bootstrap admin token on first start.
+const token = readApiToken(join(dataDir, 'admin.token'));
+const client = new NovacronClient({ baseUrl: `${base}/novacron`, ...(token ? { token } : {}) });
 for (let i = 0; i < 100 && !(await client.readyz()).ready; i++) await new Promise((r) => setTimeout(r, 50));
 // The single host registers on the leader's first reconciliation.
 for (let i = 0; i < 100 && (await client.cluster()).hosts.length === 0; i++)

@@ -47,3 +47,4 @@ export * from './migration/stream-header.js';
 export * from './migration/stream-pair.js';
 export * from './migration/stream-relay.js';
 export * from './migration/stream-capabilities.js';
+export * from './api/route-permissions.js';

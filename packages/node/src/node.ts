@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { GOSSIP_PROFILES, type GossipConfig, type GossipProfileName, KvStateMachine } from '@novacron/acp';
-import { sealedPeerNetwork, tcpPeerNetwork, type StreamPeerNetwork, UdpPeerNetwork } from '@novacron/amst';
+import {
+  sealedPeerNetwork,
+  tcpPeerNetwork,
+  tlsPeerNetwork,
+  type StreamPeerNetwork,
+  UdpPeerNetwork,
+} from '@novacron/amst';
 import {
   type Clock,
   type ConsensusGroup,
@@ -41,6 +47,8 @@ import { loadClusterKey } from './membership/cluster-key.js';
 import { SwimMembership } from './membership/swim-membership.js';
 import { pinoLogger } from './observability/pino-logger.js';
 import { PromMetrics } from './observability/prom-metrics.js';
+import { securityComponents } from './security/security-components.js';
+import type { NodeSecurity, NodeTlsSettings } from './security/node-security.js';
 
 /** Per-mode settings in force (from `mode.profiles.<mode>`), read by components and by migrations (#13). */
 export type ModeSettings = NodeConfig['mode']['profiles']['datacenter'];
@@ -134,6 +142,8 @@ export class NovacronNode {
   readonly #opts: CreateNodeOptions;
   #id: string | undefined;
   #identity: NodeIdentity | undefined;
+  #security: NodeSecurity | undefined;
+  #kv: KvStateMachine | undefined;
   #network: StreamPeerNetwork | undefined;
   #udp: UdpPeerNetwork | undefined;
   #gossipNetwork: PeerNetwork | undefined;
@@ -189,6 +199,37 @@ export class NovacronNode {
   get id(): string {
     if (this.#id === undefined) throw new Error('node id is known once the node has started');
     return this.#id;
+  }
+  /** The node's Ed25519 identity (after start). */
+  get identity(): NodeIdentity {
+    if (!this.#identity) throw new Error('node not started');
+    return this.#identity;
+  }
+  /** Security state: TLS settings, API access, audit log, admission (after start; docs/security.md). */
+  get security(): NodeSecurity {
+    if (!this.#security) throw new Error('node not started');
+    return this.#security;
+  }
+  /** Called once by the security component. */
+  setSecurity(security: NodeSecurity | undefined): void {
+    this.#security = security;
+  }
+  /**
+   * TLS credentials and trust for any transport carrying cluster data
+   * (`new TlsTransport({ ...node.tlsSettings() })`): the same certificate and
+   * peers as the peer network. `undefined` with `security.insecure`.
+   */
+  tlsSettings(): NodeTlsSettings | undefined {
+    return this.security.tls;
+  }
+  /** This node's replica of the control log's key-value state (after start; local reads, no barrier). */
+  localState(key: string): Uint8Array | null {
+    return this.#kv?.get(key) ?? null;
+  }
+  /** The control log's replicated key-value store (after start): strongly consistent reads and writes. */
+  get strongStore(): GroupStrongStore {
+    if (!this.#store) throw new Error('node not started');
+    return this.#store;
   }
   /** Bound peer-network address. */
   get peerAddress(): string | undefined {
@@ -362,10 +403,12 @@ export class NovacronNode {
 
     const network: NodeComponent = {
       name: 'peer-network',
-      dependsOn: ['identity'],
+      dependsOn: ['identity', 'security'],
       start: async () => {
         const peers = [...seeds].filter(([id]) => id !== this.#id);
-        this.#network = tcpPeerNetwork({
+        const tls = this.tlsSettings();
+        // Encrypted and mutually authenticated unless `security.insecure` (docs/security.md, "Links").
+        const options = {
           localId: this.id,
           listenAddress: c.network.listen,
           peers,
@@ -373,7 +416,8 @@ export class NovacronNode {
           clock: this.clock,
           metrics: this.metrics,
           logger: this.logger.child('amst'),
-        });
+        };
+        this.#network = tls ? tlsPeerNetwork({ ...options, ...tls }) : tcpPeerNetwork(options);
         await this.#network.start();
       },
       stop: async () => {
@@ -493,6 +537,7 @@ export class NovacronNode {
       dependsOn: ['peer-network'],
       start: async () => {
         kv = new KvStateMachine();
+        this.#kv = kv;
         const controlNetwork = faulty(this.#network!);
         const pinned = c.cluster.groups.control?.replicas;
         const replicas = pinned
@@ -659,6 +704,7 @@ export class NovacronNode {
     };
     return [
       identity,
+      ...securityComponents(this),
       network,
       ...(c.cluster.membership === 'gossip' ? [gossipNetwork] : []),
       membership,

@@ -1,10 +1,11 @@
 import { X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import {
   type NodeId,
-  type NodeIdentity,
+  NodeIdentity,
   NovacronError,
   assertNumber,
   invalidArgument,
+  isDerivedNodeId,
   nodeIdFromPublicKey,
 } from '@novacron/core';
 import { AmstErrorCode } from '../errors.js';
@@ -32,6 +33,12 @@ export interface NodeCertificateOptions {
   readonly validityDays?: number;
   /** Wall-clock milliseconds since the epoch (default `Date.now()`); certificates carry wall time. */
   readonly now?: number;
+  /**
+   * The node's name in the cluster (subject CN), only with `issuer`: a CA
+   * may vouch that a key speaks for a chosen name (`n1`, `edge-7`). Default
+   * and self-signed: the id derived from the key.
+   */
+  readonly name?: string;
 }
 
 /** The DER prefix that turns a 32-byte Ed25519 seed into PKCS#8 (RFC 8410). */
@@ -140,46 +147,101 @@ export async function createClusterCa(
 
 /**
  * Creates the TLS certificate of a node: its Ed25519 identity key, subject
- * `CN=<node id>`, usable as both TLS client and server (every link is
- * mutually authenticated). Self-signed unless `options.issuer` is given.
+ * `CN=<node id>` (or `options.name` when a CA issues it), usable as both TLS
+ * client and server (every link is mutually authenticated). Self-signed
+ * unless `options.issuer` is given.
  */
 export async function createNodeCertificate(
   identity: NodeIdentity,
   options: NodeCertificateOptions = {},
 ): Promise<TlsCredentials> {
-  const x509 = await loadX509();
-  const keys = await webKeys(identity);
-  const dates = validity(options);
-  const extensions = [
+  if (options.issuer === undefined) {
+    if (options.name !== undefined)
+      throw invalidArgument(
+        'options.name',
+        'only with options.issuer (a self-signed certificate names its key)',
+        options.name,
+      );
+    const x509 = await loadX509();
+    const keys = await webKeys(identity);
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: serial(),
+      name: `CN=${identity.nodeId}`,
+      ...validity(options),
+      signingAlgorithm: ED25519,
+      keys,
+      extensions: nodeExtensions(x509),
+    });
+    return { keyPem: identityKeyPem(identity), certPem: cert.toString('pem') };
+  }
+  const certPem = await issueNodeCertificate(identity.publicKey, { ...options, issuer: options.issuer });
+  return { keyPem: identityKeyPem(identity), certPem };
+}
+
+function nodeExtensions(x509: X509Module) {
+  return [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
   ];
-  let cert: import('@peculiar/x509').X509Certificate;
-  if (options.issuer === undefined) {
-    cert = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: serial(),
-      name: `CN=${identity.nodeId}`,
-      ...dates,
-      signingAlgorithm: ED25519,
-      keys,
-      extensions,
-    });
-  } else {
-    const issuerCert = new x509.X509Certificate(options.issuer.certPem);
-    const issuerKeys = await webKeys(options.issuer.identity);
-    cert = await x509.X509CertificateGenerator.create({
-      serialNumber: serial(),
-      subject: `CN=${identity.nodeId}`,
-      issuer: issuerCert.subject,
-      ...dates,
-      signingAlgorithm: ED25519,
-      publicKey: keys.publicKey,
-      signingKey: issuerKeys.privateKey,
-      extensions: [...extensions, await x509.AuthorityKeyIdentifierExtension.create(issuerKeys.publicKey)],
-    });
+}
+
+/**
+ * Issues a node certificate (PEM) for a public key the CA never sees the
+ * private half of: how a cluster admits a joining node. Subject
+ * `CN=<options.name>` (default: the id derived from `publicKey`).
+ */
+export async function issueNodeCertificate(
+  publicKey: Uint8Array,
+  options: Omit<NodeCertificateOptions, 'issuer'> & {
+    readonly issuer: { readonly identity: NodeIdentity; readonly certPem: string };
+  },
+): Promise<string> {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32)
+    throw invalidArgument('publicKey', 'a 32-byte Ed25519 public key', publicKey);
+  const derived = nodeIdFromPublicKey(publicKey);
+  const name = options.name ?? derived;
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(name))
+    throw invalidArgument('options.name', 'a node name of 1-128 characters [A-Za-z0-9._-]', name);
+  if (isDerivedNodeId(name) && name !== derived)
+    throw invalidArgument('options.name', "this key's node id, or a name that is not a node id", name);
+  const x509 = await loadX509();
+  const subjectKey = await webcrypto.subtle.importKey('raw', publicKey, ED25519, true, ['verify']);
+  const issuerCert = new x509.X509Certificate(options.issuer.certPem);
+  const issuerKeys = await webKeys(options.issuer.identity);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: `CN=${name}`,
+    issuer: issuerCert.subject,
+    ...validity(options),
+    signingAlgorithm: ED25519,
+    publicKey: subjectKey,
+    signingKey: issuerKeys.privateKey,
+    extensions: [...nodeExtensions(x509), await x509.AuthorityKeyIdentifierExtension.create(issuerKeys.publicKey)],
+  });
+  return cert.toString('pem');
+}
+
+/**
+ * The identity whose key a PKCS#8 PEM holds (the inverse of
+ * {@link identityKeyPem}): how a node loads a cluster CA key file.
+ * `CORE_INVALID_ARGUMENT` for anything but an Ed25519 private key.
+ */
+export function identityFromKeyPem(pem: string): NodeIdentity {
+  let d: string | undefined;
+  try {
+    const key = createPrivateKey({ key: pem, format: 'pem' });
+    if (key.asymmetricKeyType === 'ed25519') d = (key.export({ format: 'jwk' }) as { d?: string }).d;
+  } catch {
+    d = undefined;
   }
-  return { keyPem: identityKeyPem(identity), certPem: cert.toString('pem') };
+  if (d === undefined) throw invalidArgument('pem', 'a PKCS#8 PEM Ed25519 private key', '[key]');
+  const seed = new Uint8Array(Buffer.from(d, 'base64url'));
+  try {
+    return NodeIdentity.fromSecretKey(seed);
+  } finally {
+    seed.fill(0);
+  }
 }
 
 function escapeDn(value: string): string {
@@ -204,6 +266,25 @@ export function nodeIdOfCertificate(cert: X509Certificate): NodeId {
   if (cn !== nodeId)
     throw rejected(`peer certificate subject ${JSON.stringify(cn ?? '')} does not name its key's node ${nodeId}`);
   return nodeId;
+}
+
+/**
+ * The node a certificate issued by a trusted cluster CA speaks for: its
+ * subject CN. A CN shaped like a derived node id must still be the id of
+ * the certificate's key (so a CA-issued certificate cannot borrow another
+ * key's id); any other CN is a name the CA vouched for (`n1`). Only call
+ * this for a chain OpenSSL has verified against the cluster CA.
+ */
+export function nodeNameOfCaCertificate(cert: X509Certificate): NodeId {
+  const cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
+  if (cn === undefined || !/^[A-Za-z0-9._-]{1,128}$/.test(cn))
+    throw rejected(`peer certificate subject ${JSON.stringify(cn ?? '')} is not a node name`);
+  if (isDerivedNodeId(cn)) return nodeIdOfCertificate(cert);
+  if (cert.publicKey.asymmetricKeyType !== 'ed25519')
+    throw rejected(
+      `peer certificate has a ${cert.publicKey.asymmetricKeyType ?? 'unknown'} key; node certificates are Ed25519`,
+    );
+  return cn as NodeId;
 }
 
 /** Parses a PEM certificate (`CORE_INVALID_ARGUMENT` when it is not one). */

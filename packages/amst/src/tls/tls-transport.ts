@@ -20,7 +20,12 @@ import {
 import { AmstErrorCode } from '../errors.js';
 import { bindServer, dialSocket, setWriteBuffer } from '../transport/socket-setup.js';
 import { TcpDuplex, type TcpTransportOptions } from '../transport/tcp-transport.js';
-import { type TlsCredentials, nodeIdOfCertificate, parseCertificate } from './node-certificate.js';
+import {
+  type TlsCredentials,
+  nodeIdOfCertificate,
+  nodeNameOfCaCertificate,
+  parseCertificate,
+} from './node-certificate.js';
 
 /**
  * Which peers a {@link TlsTransport} accepts. Either way the peer must hold
@@ -142,7 +147,8 @@ export class TlsTransport implements StreamTransport {
       throw reject(`peer certificate not issued by the cluster CA (${String(socket.authorizationError)})`, 'ca');
     const cert = socket.getPeerX509Certificate();
     if (cert === undefined) throw reject('peer presented no certificate', 'no-certificate');
-    const nodeId = nodeIdOfCertificate(cert);
+    // A CA vouches for the name in its certificates; pinned peers are named by their key.
+    const nodeId = this.trust.kind === 'ca' ? nodeNameOfCaCertificate(cert) : nodeIdOfCertificate(cert);
     if (this.trust.kind === 'pinned') {
       const now = this.wallClock();
       if (Date.parse(cert.validTo) < now || Date.parse(cert.validFrom) > now)

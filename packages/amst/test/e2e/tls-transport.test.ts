@@ -11,6 +11,8 @@ import {
   encodeDatagram,
   encodeHello,
   encodeMessage,
+  identityFromKeyPem,
+  issueNodeCertificate,
   nameBytes,
   sealedPeerNetwork,
   tlsPeerNetwork,
@@ -374,5 +376,142 @@ describe('TLS handshake fuzzing', () => {
     expect(ok.remoteNodeId).toBe(b.nodeId);
     await ok.close().catch(() => {});
     await l.close();
+  });
+});
+
+describe('TLS records under a man in the middle', () => {
+  // The attacker relays the handshake untouched, then attacks the client's application records.
+  async function through(
+    attack: 'none' | 'tamper' | 'replay' | 'truncate',
+  ): Promise<{ echoed: number; serverError: string | undefined; sent: number }> {
+    let serverError: string | undefined;
+    const server = new TlsTransport({ credentials: certB, trust: pinned });
+    const l = await server.listen('127.0.0.1:0', (s) => {
+      void (async () => {
+        try {
+          for await (const c of s) await s.write(c);
+          await s.closeWrite();
+        } catch (err) {
+          serverError = (err as { code?: string }).code ?? 'untyped';
+          s.abort();
+        }
+      })();
+    });
+    const [host, port] = l.address.split(':') as [string, string];
+    let handshakeDone = false;
+    let captured: Buffer | undefined;
+    const proxy = net.createServer((inbound) => {
+      const out = net.connect(Number(port), host);
+      out.on('data', (d: Buffer) => inbound.write(d));
+      for (const [x, y] of [
+        [out, inbound],
+        [inbound, out],
+      ] as const) {
+        x.on('error', () => y.destroy());
+        x.on('close', () => y.destroy());
+      }
+      inbound.on('data', (d: Buffer) => {
+        if (!handshakeDone || attack === 'none') return void out.write(d);
+        if (attack === 'tamper') {
+          const x = Buffer.from(d);
+          x[x.length - 1] = (x[x.length - 1] as number) ^ 0x40;
+          return void out.write(x);
+        }
+        if (attack === 'replay') {
+          captured ??= Buffer.from(d);
+          out.write(d);
+          return void out.write(captured);
+        }
+        out.write(d.subarray(0, Math.max(1, d.length >> 1)));
+        out.end();
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const proxyPort = (proxy.address() as net.AddressInfo).port;
+    try {
+      const s = await new TlsTransport({ credentials: certA, trust: pinned }).dial(`127.0.0.1:${proxyPort}`);
+      handshakeDone = true;
+      let echoed = 0;
+      const reading = (async () => {
+        try {
+          for await (const c of s) echoed += c.length;
+        } catch {
+          // cut by the server
+        }
+      })();
+      let sent = 0;
+      try {
+        for (let i = 0; i < 8; i++) {
+          await s.write(new Uint8Array(2048).fill(i));
+          sent += 2048;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        await s.closeWrite();
+      } catch {
+        // cut by the server
+      }
+      await Promise.race([reading, new Promise((r) => setTimeout(r, 3000))]);
+      s.abort();
+      return { echoed, serverError, sent };
+    } finally {
+      await new Promise<void>((r) => proxy.close(() => r()));
+      await l.close();
+    }
+  }
+
+  it('relayed untouched, every byte echoes (the control)', async () => {
+    const r = await through('none');
+    expect(r.echoed).toBe(r.sent);
+    expect(r.serverError).toBeUndefined();
+  });
+
+  it('a tampered record is refused with a typed error; nothing from it is delivered', async () => {
+    const r = await through('tamper');
+    expect(r.echoed).toBeLessThan(r.sent);
+    expect(r.serverError).toMatch(/^[A-Z]+_[A-Z_]+$/);
+  });
+
+  it('a replayed record is refused with a typed error: no byte is delivered twice', async () => {
+    const r = await through('replay');
+    // Without replay protection the server would echo the captured record again (more than was sent).
+    expect(r.echoed).toBeLessThanOrEqual(r.sent);
+    expect(r.serverError).toMatch(/^[A-Z]+_[A-Z_]+$/);
+  });
+
+  it('a truncated stream delivers only whole authenticated records, never the cut one', async () => {
+    const r = await through('truncate');
+    expect(r.echoed).toBeLessThan(r.sent);
+  });
+});
+
+describe('CA-issued certificates may carry a node name', () => {
+  it('a CA vouches for a name (remoteNodeId is the name); a name that is another key’s id is refused', async () => {
+    const ca = await createClusterCa(caId);
+    const issuer = { identity: caId, certPem: ca.certPem };
+    const named = await createNodeCertificate(a, { issuer, name: 'edge-7' });
+    const server = await createNodeCertificate(b, { issuer, name: 'n1' });
+    const trust = { kind: 'ca' as const, caCertPem: ca.certPem };
+    const l = await new TlsTransport({ credentials: server, trust }).listen('127.0.0.1:0', (s) => {
+      void s.write(Buffer.from(String(s.remoteNodeId))).then(() => s.closeWrite());
+    });
+    try {
+      const c = await new TlsTransport({ credentials: named, trust }).dial(l.address, { expectedPeer: 'n1' as NodeId });
+      expect(c.remoteNodeId).toBe('n1');
+      expect(await readAll(c)).toBe('edge-7');
+      await c.close();
+    } finally {
+      await l.close();
+    }
+    await expect(createNodeCertificate(a, { issuer, name: b.nodeId })).rejects.toMatchObject({
+      code: CoreErrorCode.INVALID_ARGUMENT,
+    });
+    await expect(createNodeCertificate(a, { name: 'edge-7' })).rejects.toMatchObject({
+      code: CoreErrorCode.INVALID_ARGUMENT,
+    });
+    await expect(issueNodeCertificate(new Uint8Array(5), { issuer })).rejects.toMatchObject({
+      code: CoreErrorCode.INVALID_ARGUMENT,
+    });
+    expect(identityFromKeyPem(ca.keyPem).nodeId).toBe(caId.nodeId);
+    expect(() => identityFromKeyPem('not a key')).toThrow(/PKCS#8/);
   });
 });

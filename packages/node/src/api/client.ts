@@ -3,7 +3,21 @@ import type { ItpPlacementDecision } from '@novacron/itp';
 import type { VmView } from '../cluster/cluster-controller.js';
 import { NodeErrorCode, nodeError } from '../errors.js';
 import type { ModeStatus } from '../node.js';
+import type { ApiTokenRecord } from '../security/api-access.js';
+import type { AuditHead } from '../security/audit-log.js';
+import { readSecret, Secret } from '../security/secret.js';
 import type { VmCreateBody } from './vm-request.js';
+
+/**
+ * The API token for a client, from `file` (e.g. `<dataDir>/admin.token`
+ * written by the node), else `$NOVACRON_API_TOKEN_FILE`, else
+ * `$NOVACRON_API_TOKEN`; `undefined` when none is set. Never from argv.
+ */
+export function readApiToken(file?: string, env: NodeJS.ProcessEnv = process.env): Secret | undefined {
+  const f = file ?? env.NOVACRON_API_TOKEN_FILE;
+  if (f === undefined && !env.NOVACRON_API_TOKEN) return undefined;
+  return readSecret({ name: 'API token', ...(f ? { file: f } : {}), env: 'NOVACRON_API_TOKEN' }, env);
+}
 
 /** `GET /v1/cluster`. */
 export interface ClusterSummary {
@@ -39,8 +53,13 @@ export interface NodeSummary {
 export interface NovacronClientOptions {
   /** Base URL of any node's API, e.g. `http://127.0.0.1:7480`. */
   readonly baseUrl: string;
-  /** Bearer token when the node sets `api.token`. */
-  readonly token?: string;
+  /**
+   * API token (`ncat_…`) sent as `Authorization: Bearer`; every route but
+   * `/healthz` needs one unless the node runs with `security.insecure`.
+   * Read it from a file or the environment ({@link readApiToken}), never
+   * from the command line.
+   */
+  readonly token?: string | Secret;
   /** Per-request timeout in ms (default 15 000). */
   readonly timeoutMs?: number;
 }
@@ -59,12 +78,12 @@ export interface StreamedEvent {
  */
 export class NovacronClient {
   readonly #base: string;
-  readonly #token: string | undefined;
+  readonly #token: Secret | undefined;
   readonly #timeoutMs: number;
 
   constructor(options: NovacronClientOptions) {
     this.#base = options.baseUrl.replace(/\/$/, '');
-    this.#token = options.token;
+    this.#token = typeof options.token === 'string' ? new Secret(options.token) : options.token;
     this.#timeoutMs = options.timeoutMs ?? 15_000;
   }
 
@@ -75,7 +94,7 @@ export class NovacronClient {
         method,
         headers: {
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
+          ...this.#auth(),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         signal: AbortSignal.timeout(this.#timeoutMs),
@@ -173,14 +192,51 @@ export class NovacronClient {
   }
   /** Prometheus text. */
   async metrics(): Promise<string> {
-    const res = await fetch(`${this.#base}/metrics`, { signal: AbortSignal.timeout(this.#timeoutMs) });
+    const res = await fetch(`${this.#base}/metrics`, {
+      headers: this.#auth(),
+      signal: AbortSignal.timeout(this.#timeoutMs),
+    });
+    if (!res.ok) await this.#call('GET', '/metrics'); // turns the error body into a typed error
     return res.text();
+  }
+
+  #auth(): Record<string, string> {
+    return this.#token ? { authorization: `Bearer ${this.#token.reveal()}` } : {};
+  }
+
+  /** Issues a cluster-wide API token (admin); the response holds the only copy of its secret. */
+  issueToken(request: {
+    role: 'viewer' | 'operator' | 'admin';
+    name: string;
+    ttlMs?: number;
+  }): Promise<{ token: string; record: Omit<ApiTokenRecord, 'hash'> }> {
+    return this.#call('POST', '/v1/tokens', request);
+  }
+  /** API tokens (admin; never their secrets or hashes). */
+  listTokens(): Promise<Omit<ApiTokenRecord, 'hash'>[]> {
+    return this.#call('GET', '/v1/tokens');
+  }
+  /** Revokes a cluster-wide API token (admin). */
+  async revokeToken(id: string): Promise<void> {
+    await this.#call('DELETE', `/v1/tokens/${encodeURIComponent(id)}`);
+  }
+  /** Issues a single-use join token on a node holding the CA key (admin). */
+  issueJoinToken(ttlMs?: number): Promise<{ token: string; id: string; expiresAt: number }> {
+    return this.#call('POST', '/v1/join-tokens', ttlMs === undefined ? {} : { ttlMs });
+  }
+  /** Retires a member (admin): peers refuse its certificate from then on. */
+  retireMember(id: string): Promise<{ retired: string }> {
+    return this.#call('POST', `/v1/cluster/members/${encodeURIComponent(id)}/retire`);
+  }
+  /** The node's audit log head and verification (admin). */
+  audit(): Promise<{ head: AuditHead; ok: boolean; records: number; problem?: unknown }> {
+    return this.#call('GET', '/v1/audit');
   }
 
   /** Streams events until `signal` aborts; calls `onEvent` for each. */
   async events(onEvent: (e: StreamedEvent) => void, signal: AbortSignal): Promise<void> {
     const res = await fetch(`${this.#base}/v1/events`, {
-      headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {},
+      headers: this.#auth(),
       signal,
     }).catch((cause: unknown) => {
       if (signal.aborted) return undefined;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { NodeErrorCode } from '../errors.js';
+import { API_ROUTE_TABLE, roleForRoute } from './route-permissions.js';
 import { modeOverrideSchema, vmCreateSchema } from './vm-request.js';
 
 const json = (schema: unknown, description: string) => ({ description, content: { 'application/json': { schema } } });
@@ -8,7 +9,9 @@ const errors = (...codes: number[]) =>
   Object.fromEntries(codes.map((c) => [String(c), { $ref: `#/components/responses/Error${c}` }]));
 const ERROR_TEXT: Record<number, string> = {
   400: 'Malformed input (`NODE_API_BAD_REQUEST`, `ITP_*` request errors)',
-  401: 'The auth hook refused the request (`NODE_API_UNAUTHORIZED`)',
+  401: 'Missing or invalid credentials (`NODE_UNAUTHENTICATED`; join tokens: `NODE_JOIN_TOKEN_INVALID`, `NODE_JOIN_TOKEN_EXPIRED`)',
+  403: "The caller's role lacks the route's permission (`NODE_FORBIDDEN`)",
+  429: 'Too many failed authentications from this address (`NODE_AUTH_RATE_LIMITED`, `Retry-After` header)',
   404: 'No such VM or route (`NODE_VM_NOT_FOUND`, `NODE_API_NOT_FOUND`)',
   409: 'Conflicts with the cluster state (`NODE_VM_EXISTS`, `NODE_UNSCHEDULABLE` with an explanation)',
   413: 'Body too large (`NODE_API_PAYLOAD_TOO_LARGE`)',
@@ -20,6 +23,23 @@ const ERROR_TEXT: Record<number, string> = {
  * docs/api/openapi.json is generated from it and a test keeps them equal.
  */
 export function openApiDocument(): Record<string, unknown> {
+  const doc = baseDocument();
+  // Security per operation from the route table: the one place permissions are declared.
+  const paths = doc.paths as Record<string, Record<string, Record<string, unknown>>>;
+  for (const spec of API_ROUTE_TABLE) {
+    const op = paths[spec.path]?.[spec.method.toLowerCase()];
+    if (op === undefined) continue;
+    const open = spec.permission === 'open';
+    op.security = open ? [] : [{ bearer: [] }];
+    op['x-novacron-permission'] = spec.permission;
+    op['x-novacron-role'] = roleForRoute(spec);
+    if (spec.audit !== undefined) op['x-novacron-audit'] = spec.audit;
+    if (!open) op.responses = { ...errors(401, 403, 429), ...(op.responses as Record<string, unknown>) };
+  }
+  return doc;
+}
+
+function baseDocument(): Record<string, unknown> {
   const vmId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
   return {
     openapi: '3.1.0',
@@ -32,7 +52,12 @@ export function openApiDocument(): Record<string, unknown> {
     servers: [{ url: 'http://127.0.0.1:7480' }],
     components: {
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'Required when the node sets `api.token`.' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'An API token `ncat_<id>.<secret>` with a role (viewer, operator, admin). Every route but /healthz and /v1/cluster/join requires one; `x-novacron-permission` and `x-novacron-role` on each operation say what it needs (docs/security.md).',
+        },
       },
       schemas: {
         VmCreate: z.toJSONSchema(vmCreateSchema, { io: 'input' }),
@@ -109,7 +134,7 @@ export function openApiDocument(): Record<string, unknown> {
       },
       responses: Object.fromEntries(Object.entries(ERROR_TEXT).map(([c, d]) => [`Error${c}`, json(ref('Error'), d)])),
     },
-    security: [{}, { bearer: [] }],
+    security: [{ bearer: [] }],
     paths: {
       '/healthz': {
         get: { summary: 'Liveness', security: [], responses: { 200: json({ type: 'object' }, 'The process serves') } },
@@ -230,6 +255,91 @@ export function openApiDocument(): Record<string, unknown> {
             200: { description: 'Event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
             ...errors(401),
           },
+        },
+      },
+      '/v1/tokens': {
+        get: {
+          summary: 'API tokens: ids, roles, names, expiry, revocation (never secrets or hashes)',
+          responses: { 200: json({ type: 'array' }, 'Tokens') },
+        },
+        post: {
+          summary: 'Issue a cluster-wide API token; the response holds the only copy of its secret',
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['role', 'name'],
+                  properties: {
+                    role: { type: 'string', enum: ['viewer', 'operator', 'admin'] },
+                    name: { type: 'string' },
+                    ttlMs: { type: 'integer', minimum: 60000 },
+                  },
+                },
+              },
+            },
+          },
+          responses: { 201: json({ type: 'object' }, '`{ token, record }`'), ...errors(400, 503) },
+        },
+      },
+      '/v1/tokens/{id}': {
+        delete: {
+          summary: 'Revoke a cluster-wide API token',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 204: { description: 'Revoked' }, ...errors(404, 503) },
+        },
+      },
+      '/v1/join-tokens': {
+        post: {
+          summary: 'Issue a single-use, expiring join token (on a node holding the cluster CA key)',
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: { type: 'object', properties: { ttlMs: { type: 'integer', minimum: 60000 } } },
+              },
+            },
+          },
+          responses: { 201: json({ type: 'object' }, '`{ token, id, expiresAt }`'), ...errors(400) },
+        },
+      },
+      '/v1/cluster/join': {
+        post: {
+          summary: 'Exchange a join token for a certificate issued by the cluster CA (kubeadm-style admission)',
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['token', 'publicKey'],
+                  properties: {
+                    token: { type: 'string', description: 'ncjt_<id>.<secret>' },
+                    publicKey: { type: 'string', description: 'Ed25519 public key, 64 hex digits' },
+                    name: { type: 'string', description: 'Node name (default: the id derived from the key)' },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            201: json({ type: 'object' }, '`{ certPem, caCertPem, nodeId }`'),
+            ...errors(400, 401, 409, 429),
+          },
+        },
+      },
+      '/v1/cluster/members/{id}/retire': {
+        post: {
+          summary: 'Retire a member (key rotation, removal): peers refuse its certificate from then on',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 200: json({ type: 'object' }, '`{ retired }`'), ...errors(400, 503) },
+        },
+      },
+      '/v1/audit': {
+        get: {
+          summary: "This node's audit log: signed head and verification result",
+          responses: { 200: json({ type: 'object' }, '`{ head, ok, records, problem? }`') },
         },
       },
     },

@@ -2,16 +2,21 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { isNovacronError } from '@novacron/core';
+import { readFileSync } from 'node:fs';
+import { isNovacronError, nodeFileIO } from '@novacron/core';
 import { pino } from 'pino';
 import { stringify as toYaml } from 'yaml';
-import { NovacronClient } from '../api/client.js';
+import { NovacronClient, readApiToken } from '../api/client.js';
 import { loadNodeConfig } from '../config/load-config.js';
 import type { NodeConfigInput } from '../config/schema.js';
 import { NodeErrorCode } from '../errors.js';
 import { CLUSTER_KEY_FILE, createClusterKeyFile } from '../membership/cluster-key.js';
 import { pinoLogger } from '../observability/pino-logger.js';
 import { startNode } from '../start-node.js';
+import { verifyAuditLog, type AuditHead } from '../security/audit-log.js';
+import { bootstrapClusterSecurity } from '../security/cluster-bootstrap.js';
+import { isApiRole } from '../security/roles.js';
+import { refuseSecretFlags } from '../security/secret.js';
 import { bytes, parseBytes, table } from './table.js';
 
 const USAGE = `novacron <command> [options]
@@ -24,10 +29,15 @@ const USAGE = `novacron <command> [options]
   vm create ID --cpu MILLIS --memory BYTES [--group G] [--spread] [--label K=V ...]
   vm list | vm get ID | vm start ID | vm stop ID | vm delete ID
   status
+  token create --role viewer|operator|admin --name NAME [--ttl-ms MS] | token list | token revoke ID
+  join-token create [--ttl-ms MS]
+  member retire ID
+  audit verify [--dir DIR | --data-dir DIR] [--signer PUBKEY_HEX] [--anchor HEAD_FILE]
   config validate [--config FILE] | config print [--config FILE]
 
-Common: --api-url URL (or NOVACRON_API_URL; default http://127.0.0.1:7480), --token T
-        (or NOVACRON_API_TOKEN), --json for machine-readable output.
+Common: --api-url URL (or NOVACRON_API_URL; default http://127.0.0.1:7480),
+        --token-file FILE (or NOVACRON_API_TOKEN_FILE, or the token in NOVACRON_API_TOKEN;
+        never on the command line; \`cluster up\` writes DATA_DIR/admin.token), --json.
 Exit codes: 0 ok, 1 failure, 2 bad configuration or usage.`;
 
 class UsageError extends Error {}
@@ -45,7 +55,12 @@ const OPTIONS = {
   'base-port': { type: 'string' },
   'cluster-key-file': { type: 'string' },
   'api-url': { type: 'string' },
-  token: { type: 'string' },
+  'token-file': { type: 'string' },
+  role: { type: 'string' },
+  'ttl-ms': { type: 'string' },
+  dir: { type: 'string' },
+  signer: { type: 'string' },
+  anchor: { type: 'string' },
   cpu: { type: 'string' },
   memory: { type: 'string' },
   group: { type: 'string' },
@@ -65,6 +80,8 @@ export async function runCli(
   let values: Values;
   let positionals: string[];
   try {
+    // Secrets never travel in argv, where `ps` and shell history show them.
+    refuseSecretFlags(argv, ['--token', '--join-token']);
     ({ values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true }));
   } catch (err) {
     io.err(`${(err as Error).message}\n\n${USAGE}`);
@@ -93,6 +110,53 @@ export async function runCli(
         for (const v of unknownEnv) io.err(`warning: ${v} names no configuration key (ignored)`);
         if (sub === 'validate') print('configuration is valid', { valid: true });
         else io.out(json ? JSON.stringify(config, null, 2) : toYaml(config));
+        return 0;
+      }
+      case 'audit verify':
+        return await auditVerify(values, print);
+      case 'token create': {
+        if (!isApiRole(values.role)) throw new UsageError('token create needs --role viewer|operator|admin');
+        if (!values.name) throw new UsageError('token create needs --name');
+        const r = await client(values).issueToken({
+          role: values.role,
+          name: values.name,
+          ...(values['ttl-ms'] ? { ttlMs: Number(values['ttl-ms']) } : {}),
+        });
+        // The token is printed once, for the operator to store; it is not kept anywhere.
+        print(`${r.token}\n(id ${r.record.id}, role ${r.record.role}; shown once: store it in a 0600 file)`, r);
+        return 0;
+      }
+      case 'token list': {
+        const rows = await client(values).listTokens();
+        print(
+          table(
+            ['ID', 'ROLE', 'NAME', 'EXPIRES', 'REVOKED'],
+            rows.map((t) => [
+              t.id,
+              t.role,
+              t.name,
+              t.expiresAt ? new Date(t.expiresAt).toISOString() : '-',
+              t.revokedAt ? new Date(t.revokedAt).toISOString() : '-',
+            ]),
+          ),
+          rows,
+        );
+        return 0;
+      }
+      case 'token revoke': {
+        if (!rest[0]) throw new UsageError('token revoke needs an ID');
+        await client(values).revokeToken(rest[0]);
+        print(`revoked ${rest[0]}`, { revoked: rest[0] });
+        return 0;
+      }
+      case 'join-token create': {
+        const r = await client(values).issueJoinToken(values['ttl-ms'] ? Number(values['ttl-ms']) : undefined);
+        print(`${r.token}\n(single use, expires ${new Date(r.expiresAt).toISOString()})`, r);
+        return 0;
+      }
+      case 'member retire': {
+        if (!rest[0]) throw new UsageError('member retire needs a node ID');
+        print(`retired ${rest[0]}`, await client(values).retireMember(rest[0]));
         return 0;
       }
       case 'status': {
@@ -206,7 +270,7 @@ export async function runCli(
 const defaultIo = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
 
 function client(values: Values): NovacronClient {
-  const token = values.token ?? process.env.NOVACRON_API_TOKEN;
+  const token = readApiToken(values['token-file']);
   return new NovacronClient({
     baseUrl: values['api-url'] ?? process.env.NOVACRON_API_URL ?? 'http://127.0.0.1:7480',
     ...(token ? { token } : {}),
@@ -293,6 +357,8 @@ async function clusterUp(values: Values, io: typeof defaultIo): Promise<number> 
   if (!existsSync(keyFile)) createClusterKeyFile(keyFile);
   // The running script is this CLI's bin: children run the same one.
   const cli = process.argv[1]!;
+  // One CA and one admin token for the whole local cluster (every node holds the CA key: a dev setup).
+  const sec = await bootstrapClusterSecurity(join(dataDir, 'security'));
   const children: ChildProcess[] = [];
   const apis: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -321,7 +387,13 @@ async function clusterUp(values: Values, io: typeof defaultIo): Promise<number> 
     ];
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, NOVACRON_LOG__LEVEL: process.env.NOVACRON_LOG__LEVEL ?? 'warn' },
+      env: {
+        ...process.env,
+        NOVACRON_LOG__LEVEL: process.env.NOVACRON_LOG__LEVEL ?? 'warn',
+        NOVACRON_SECURITY__CA_CERT_FILE: sec.caCertFile,
+        NOVACRON_SECURITY__CA_KEY_FILE: sec.caKeyFile,
+        NOVACRON_SECURITY__API_TOKEN_FILE: sec.apiTokenFile,
+      },
     });
     children.push(child);
     apis.push(`http://127.0.0.1:${basePort + 80 + i}`);
@@ -345,13 +417,17 @@ async function clusterUp(values: Values, io: typeof defaultIo): Promise<number> 
   });
   io.out(
     values.json
-      ? JSON.stringify({ event: 'cluster-up', nodes: started.map((l) => JSON.parse(l) as unknown) })
+      ? JSON.stringify({
+          event: 'cluster-up',
+          tokenFile: sec.apiTokenFile,
+          nodes: started.map((l) => JSON.parse(l) as unknown),
+        })
       : `${table(
           ['NODE', 'API', 'PID'],
           started
             .map((l) => JSON.parse(l) as { id: string; api: string; pid: number })
             .map((s) => [s.id, s.api, s.pid]),
-        )}\n\nnovacron status --api-url ${apis[0]}   (Ctrl-C stops the cluster)`,
+        )}\n\nnovacron status --api-url ${apis[0]} --token-file ${sec.apiTokenFile}   (Ctrl-C stops the cluster)`,
   );
   await new Promise<void>((done) => {
     process.once('SIGINT', () => done());
@@ -368,4 +444,27 @@ async function clusterUp(values: Values, io: typeof defaultIo): Promise<number> 
     ),
   );
   return 0;
+}
+
+async function auditVerify(values: Values, print: (human: string, data: unknown) => void): Promise<number> {
+  const dir = values.dir ?? join(values['data-dir'] ?? '.novacron', 'audit');
+  let anchor: AuditHead | undefined;
+  if (values.anchor !== undefined) {
+    try {
+      anchor = JSON.parse(readFileSync(values.anchor, 'utf8')) as AuditHead;
+    } catch (err) {
+      throw new UsageError(`--anchor ${values.anchor}: ${(err as Error).message}`);
+    }
+  }
+  const report = await verifyAuditLog(nodeFileIO(), dir, {
+    ...(values.signer ? { expectedSigner: values.signer } : {}),
+    ...(anchor ? { anchor } : {}),
+  });
+  print(
+    report.ok
+      ? `audit log ${dir}: ok, ${report.records} records, head ${report.headHash.slice(0, 16)}…`
+      : `audit log ${dir}: FAILED at ${report.problem!.line === 0 ? 'audit.head' : `line ${report.problem!.line}`} (${report.problem!.kind}): ${report.problem!.message}`,
+    { dir, ok: report.ok, records: report.records, headHash: report.headHash, problem: report.problem ?? null },
+  );
+  return report.ok ? 0 : 1;
 }

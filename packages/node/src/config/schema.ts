@@ -138,13 +138,6 @@ export const nodeConfigSchema = z.strictObject({
         .max(64 * 2 ** 20)
         .default(2 ** 20)
         .describe('Largest request body accepted.'),
-      token: z
-        .string()
-        .min(16)
-        .optional()
-        .describe(
-          'Bearer token the built-in auth hook requires (unset: no authentication; /healthz, /readyz, /metrics stay open).',
-        ),
     })
     .prefault({}),
   cluster: z
@@ -353,6 +346,84 @@ export const nodeConfigSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  security: z
+    .strictObject({
+      insecure: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Turn encryption and API authentication off (plain TCP peers, open API). Only for tests and local development.',
+        ),
+      caCertFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'Cluster CA certificate (PEM): peers must present a certificate it issued. Unset: peers are pinned by node id (`pinnedPeers` and seed ids).',
+        ),
+      caKeyFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'Cluster CA private key (PEM, a secret): lets this node issue its own certificate and admit nodes presenting join tokens. Keep it on bootstrap nodes only.',
+        ),
+      certFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "This node's certificate issued by the cluster CA (PEM, for its identity key). Default: `<dataDir>/node.crt` when present (written by a join), else issued with `caKeyFile`.",
+        ),
+      pinnedPeers: z
+        .array(z.string().regex(/^nc[a-z2-7]+$/, 'a node id derived from a key (nc...)'))
+        .default([])
+        .describe('Node ids (derived from their keys) accepted as peers without a CA, besides the seed ids.'),
+      join: z
+        .strictObject({
+          url: z
+            .string()
+            .url()
+            .optional()
+            .describe(
+              'API URL of a member holding the CA key: a node without a certificate asks it for one with a join token.',
+            ),
+          tokenFile: z
+            .string()
+            .min(1)
+            .optional()
+            .describe('File holding the single-use join token (or set NOVACRON_JOIN_TOKEN).'),
+        })
+        .prefault({}),
+      apiTokenFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'Where the node writes a bootstrap admin API token on first start (mode 0600; default `<dataDir>/admin.token`).',
+        ),
+      auditDir: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('Directory of the hash-chained audit log (default `<dataDir>/audit`).'),
+      authFailures: z
+        .strictObject({
+          max: z
+            .number()
+            .int()
+            .min(1)
+            .max(10_000)
+            .default(10)
+            .describe('Failed API authentications per client address and minute before it is locked out.'),
+          lockoutMs: POSITIVE_MS.default(30_000).describe(
+            'First lockout; doubles with each further lockout, up to 15 minutes.',
+          ),
+        })
+        .prefault({}),
+    })
+    .prefault({})
+    .describe('Encryption of peer links, API access control and the audit log (docs/security.md).'),
   log: z
     .strictObject({
       level: z

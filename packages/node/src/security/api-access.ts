@@ -2,7 +2,7 @@ import { NovacronError, assertString, invalidArgument } from '@novacron/core';
 import type { AuthRateLimiter } from './auth-rate-limiter.js';
 import { type ApiPermission, type ApiRole, API_PERMISSIONS, isApiRole, roleAllows } from './roles.js';
 import { SecurityErrorCode } from './security-errors.js';
-import { mintToken, parseToken, secretMatches } from './token-format.js';
+import { hashSecret, mintToken, parseToken, secretMatches } from './token-format.js';
 import { type TokenPersistence, memoryTokenPersistence } from './token-persistence.js';
 
 /** An API token as stored (the secret's hash only). */
@@ -32,6 +32,11 @@ export interface ApiAccessOptions {
   /** Failed authentications are counted here per source; locked-out sources are refused before any check. */
   readonly limiter?: AuthRateLimiter;
   readonly wallClock?: () => number;
+  /**
+   * Consulted for token ids not in this table: tokens issued elsewhere in the
+   * cluster (the node reads them from its replica of the control log).
+   */
+  readonly lookup?: (id: string) => ApiTokenRecord | undefined;
 }
 
 /**
@@ -48,6 +53,7 @@ export class ApiAccess {
     private readonly persistence: TokenPersistence<ApiTokenRecord>,
     private readonly limiter: AuthRateLimiter | undefined,
     private readonly wallClock: () => number,
+    private readonly lookup: ((id: string) => ApiTokenRecord | undefined) | undefined,
   ) {}
 
   /** Loads the token table. */
@@ -56,6 +62,7 @@ export class ApiAccess {
       options.persistence ?? memoryTokenPersistence(),
       options.limiter,
       options.wallClock ?? Date.now,
+      options.lookup,
     );
     for (const r of await a.persistence.load()) a.tokens.set(r.id, r);
     return a;
@@ -92,6 +99,32 @@ export class ApiAccess {
     });
   }
 
+  /**
+   * Makes an existing token string valid here with `role` (its hash is
+   * stored, never the string): how every node of a cluster accepts the one
+   * bootstrap admin token. No-op when the id is already known.
+   */
+  adopt(token: string, options: { readonly role: ApiRole; readonly name: string }): Promise<ApiTokenRecord> {
+    if (!isApiRole(options.role)) throw invalidArgument('role', 'viewer, operator or admin', options.role);
+    const parsed = parseToken('ncat', token);
+    if (parsed === undefined) throw invalidArgument('token', 'an API token ncat_<id>.<secret>', '[secret]');
+    return this.exclusive(async () => {
+      const known = this.tokens.get(parsed.id);
+      if (known !== undefined) return known;
+      const record: ApiTokenRecord = {
+        id: parsed.id,
+        hash: hashSecret(parsed.secret),
+        role: options.role,
+        name: options.name,
+        createdAt: this.wallClock(),
+      };
+      const next = new Map(this.tokens).set(record.id, record);
+      await this.persistence.save([...next.values()]);
+      this.tokens = next;
+      return record;
+    });
+  }
+
   /** Revokes a token by id; true when it existed and was live. */
   revoke(id: string): Promise<boolean> {
     return this.exclusive(async () => {
@@ -122,7 +155,7 @@ export class ApiAccess {
       });
     const m = /^Bearer (\S+)$/.exec(authorization ?? '');
     const parsed = m ? parseToken('ncat', m[1]) : undefined;
-    const r = parsed && this.tokens.get(parsed.id);
+    const r = parsed && (this.tokens.get(parsed.id) ?? this.lookup?.(parsed.id));
     const now = this.wallClock();
     if (
       parsed === undefined ||
@@ -150,7 +183,7 @@ export class ApiAccess {
   authorize(principal: ApiPrincipal, permission: ApiPermission): void {
     if (!roleAllows(principal.role, permission))
       throw new NovacronError(SecurityErrorCode.FORBIDDEN, `role ${principal.role} may not ${permission}`, {
-        details: { role: principal.role, permission, requires: API_PERMISSIONS[permission] },
+        details: { tokenId: principal.id, role: principal.role, permission, requires: API_PERMISSIONS[permission] },
       });
   }
 }

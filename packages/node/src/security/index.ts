@@ -7,3 +7,5 @@ export * from './auth-rate-limiter.js';
 export * from './api-access.js';
 export * from './secret.js';
 export * from './audit-log.js';
+export * from './node-security.js';
+export * from './cluster-bootstrap.js';

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   apiRoutes,
   createClusterKeyFile,
+  bootstrapClusterSecurity,
   NovacronClient,
   type NovacronNode,
   openApiDocument,
@@ -16,12 +17,16 @@ import { freePorts, tempDir, until } from './helpers.js';
 const GiB = 2 ** 30;
 let nodes: NovacronNode[] = [];
 let clients: NovacronClient[] = [];
+let auth: Record<string, string> = {};
 
 beforeAll(async () => {
   const ports = await freePorts(3);
   const seeds = ports.map((p, i) => `n${i + 1}@127.0.0.1:${p}`);
   const keyFile = join(tempDir('nc-key-'), 'cluster.key');
   createClusterKeyFile(keyFile);
+  // Encryption and API authentication are on by default: one cluster CA and one admin token for all three.
+  const sec = await bootstrapClusterSecurity(tempDir('nc-sec-'));
+  auth = { authorization: `Bearer ${sec.token.reveal()}` };
   nodes = await Promise.all(
     ports.map((p, i) =>
       startNode({
@@ -37,11 +42,12 @@ beforeAll(async () => {
         // A slower tick than the preset's keeps a loaded CI machine from electing spuriously.
         cluster: { raft: { tickMs: 100 } },
         api: { listen: '127.0.0.1:0' },
+        security: sec.config,
         log: { level: 'silent' },
       }),
     ),
   );
-  clients = nodes.map((n) => new NovacronClient({ baseUrl: n.apiUrl! }));
+  clients = nodes.map((n) => new NovacronClient({ baseUrl: n.apiUrl!, token: sec.token }));
   await until(async () => (await clients[0]!.cluster()).hosts.length === 3, 15_000, 'three hosts registered');
 }, 30_000);
 
@@ -120,7 +126,7 @@ describe('three nodes in one process, real TCP and HTTP on loopback', () => {
   it('answers bad input with 4xx and typed codes', async () => {
     const url = nodes[0]!.apiUrl!;
     const post = (path: string, body: string) =>
-      fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(
+      fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body }).then(
         async (r) => ({
           status: r.status,
           code: ((await r.json()) as { error: { code: string } }).error.code,
@@ -137,7 +143,7 @@ describe('three nodes in one process, real TCP and HTTP on loopback', () => {
     expect(await post('/v1/vms', 'x'.repeat(2 * 2 ** 20))).toEqual({ status: 413, code: 'NODE_API_PAYLOAD_TOO_LARGE' });
     expect(await post('/v1/nope', '{}')).toEqual({ status: 404, code: 'NODE_API_NOT_FOUND' });
     expect(await post('/v1/cluster', '{}')).toEqual({ status: 405, code: 'NODE_API_METHOD_NOT_ALLOWED' });
-    const put = await fetch(`${url}/v1/mode`, { method: 'PUT', body: '{"override":"fast"}' });
+    const put = await fetch(`${url}/v1/mode`, { method: 'PUT', headers: auth, body: '{"override":"fast"}' });
     expect(put.status).toBe(400);
   });
 
@@ -179,7 +185,7 @@ describe('three nodes in one process, real TCP and HTTP on loopback', () => {
   });
 
   it('serves the OpenAPI document, which matches docs/api/openapi.json and documents every route', async () => {
-    const served = (await fetch(`${nodes[2]!.apiUrl}/openapi.json`).then((r) => r.json())) as {
+    const served = (await fetch(`${nodes[2]!.apiUrl}/openapi.json`, { headers: auth }).then((r) => r.json())) as {
       paths: Record<string, Record<string, unknown>>;
     };
     const file = join(import.meta.dirname, '../../../../docs/api/openapi.json');

@@ -42,7 +42,11 @@ describe('three node processes on loopback', () => {
 
     // Bad input gets 4xx with typed codes, through a follower too (it forwards; the leader answers).
     const follower = nodes.find((n) => n.name !== leader)!;
-    const bad = await fetch(`${follower.apiUrl}/v1/vms`, { method: 'POST', body: '{"id":"Not Valid","resources":{}}' });
+    const bad = await fetch(`${follower.apiUrl}/v1/vms`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${follower.token}` },
+      body: '{"id":"Not Valid","resources":{}}',
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('NODE_API_BAD_REQUEST');
     const missing = await a.client.getVm('nope').catch((e: { code: string; details: { status: number } }) => e);

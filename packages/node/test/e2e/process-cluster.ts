@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createClusterKeyFile, NovacronClient } from '../../src/index.js';
+import { bootstrapClusterSecurity, createClusterKeyFile, NovacronClient } from '../../src/index.js';
 import { freePorts, tempDir } from './helpers.js';
 
 const PKG = join(import.meta.dirname, '../..');
@@ -19,8 +19,9 @@ export class NodeProcess {
     readonly args: readonly string[],
     readonly env: Record<string, string>,
     readonly apiUrl: string,
+    readonly token?: string,
   ) {
-    this.client = new NovacronClient({ baseUrl: apiUrl, timeoutMs: 8000 });
+    this.client = new NovacronClient({ baseUrl: apiUrl, timeoutMs: 8000, ...(token ? { token } : {}) });
   }
 
   /** Spawns the process; resolves once it printed its `started` line (rejects if it exits first). */
@@ -94,6 +95,13 @@ export async function processCluster(n: number, env: Record<string, string> = {}
   const ports = await freePorts(2 * n);
   const keyFile = join(tempDir('nc-key-'), 'cluster.key');
   createClusterKeyFile(keyFile);
+  // Encryption and authentication are on by default: the nodes share one CA and admin token, as `cluster up` does.
+  const sec = await bootstrapClusterSecurity(tempDir('nc-psec-'));
+  const secEnv = {
+    NOVACRON_SECURITY__CA_CERT_FILE: sec.caCertFile,
+    NOVACRON_SECURITY__CA_KEY_FILE: sec.caKeyFile,
+    NOVACRON_SECURITY__API_TOKEN_FILE: sec.apiTokenFile,
+  };
   const seeds = Array.from({ length: n }, (_, i) => `n${i + 1}@127.0.0.1:${ports[i]}`).join(',');
   const nodes = Array.from({ length: n }, (_, i) => {
     const api = `127.0.0.1:${ports[n + i]}`;
@@ -118,8 +126,9 @@ export async function processCluster(n: number, env: Record<string, string> = {}
         '--cluster-key-file',
         keyFile,
       ],
-      env,
+      { ...secEnv, ...env },
       `http://${api}`,
+      sec.token.reveal(),
     );
   });
   await Promise.all(nodes.map((p) => p.start()));
