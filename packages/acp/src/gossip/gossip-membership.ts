@@ -304,6 +304,11 @@ export class GossipMembership implements Startable {
    */
   async leave(): Promise<void> {
     if (this.#state !== 'started') return;
+    // Alone in the cluster nobody can hear the announcement: waiting for it would only delay shutdown.
+    if (this.liveMembers().length <= 1) {
+      this.stop();
+      return;
+    }
     await new Promise<void>((resolve) => {
       const timer = this.#init.clock.setTimeout(resolve, this.config.leaveTimeoutMs);
       this.#core.leave(this.#init.clock.now(), () => {

@@ -2,7 +2,14 @@ import { join } from 'node:path';
 import { PbftGroup, RaftGroup } from '@novacron/acp';
 import { isNovacronError, loadOrCreateIdentity, nodeFileIO, toHex } from '@novacron/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClusterKeyFile, createNode, NovacronClient, type NovacronNode, startNode } from '../../src/index.js';
+import {
+  bootstrapClusterSecurity,
+  createClusterKeyFile,
+  createNode,
+  NovacronClient,
+  type NovacronNode,
+  startNode,
+} from '../../src/index.js';
 import { createVmRetrying, freePorts, tempDir, until } from './helpers.js';
 
 const GiB = 2 ** 30;
@@ -19,6 +26,7 @@ beforeAll(async () => {
   const replicas = Object.fromEntries(ids.map((id) => [id.nodeId, toHex(id.publicKey)]));
   const keyFile = join(tempDir('nc-key-'), 'cluster.key');
   createClusterKeyFile(keyFile);
+  const sec = await bootstrapClusterSecurity(tempDir('nc-bft-sec-'));
   nodes = await Promise.all(
     ports.map((p, i) =>
       startNode({
@@ -28,11 +36,12 @@ beforeAll(async () => {
         gossip: { keyFile, probeIntervalMs: 300 },
         cluster: { groups: { control: { trust: 'untrusted', replicas } }, raft: { tickMs: 50 } },
         api: { listen: '127.0.0.1:0' },
+        security: sec.config,
         log: { level: 'silent' },
       }),
     ),
   );
-  clients = nodes.map((n) => new NovacronClient({ baseUrl: n.apiUrl! }));
+  clients = nodes.map((n) => new NovacronClient({ baseUrl: n.apiUrl!, token: sec.token }));
   await until(async () => (await clients[0]!.cluster()).hosts.length === 4, 20_000, 'four hosts registered');
 }, 40_000);
 
