@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { NodeErrorCode, runCli, statusOf } from '../../src/index.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { API_ROUTE_TABLE, NodeErrorCode, roleForRoute, runCli, statusOf } from '../../src/index.js';
 import { parseBytes, table } from '../../src/cli/table.js';
 
 function capture() {
@@ -62,5 +64,22 @@ describe('API helpers', () => {
     expect(statusOf(NodeErrorCode.UNSCHEDULABLE)).toBe(409);
     expect(statusOf(NodeErrorCode.NO_QUORUM)).toBe(503);
     expect(statusOf('SOMETHING_ELSE')).toBe(500);
+  });
+
+  it('docs/security.md lists every route with the permission, role and audit action the code enforces', () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../../../docs/security.md'), 'utf8').replace(/ {2,}/g, ' ');
+    for (const r of API_ROUTE_TABLE) {
+      const perm = r.permission === 'open' ? 'open' : `\`${r.permission}\``;
+      const audit = r.audit ? `\`${r.audit}\`` : '—';
+      expect(doc, `${r.method} ${r.path}`).toContain(
+        `| \`${r.method} ${r.path}\` | ${perm} | ${roleForRoute(r)} | ${audit} |`,
+      );
+    }
+  });
+
+  it('refuses secrets on the command line', async () => {
+    const c = capture();
+    expect(await runCli(['status', '--token', 'ncat_x'], c.io)).toBe(2);
+    expect(c.err.join('\n')).toContain('--token takes no value on the command line');
   });
 });
