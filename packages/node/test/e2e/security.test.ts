@@ -1,8 +1,10 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { createClusterCa, createNodeCertificate, TlsTransport } from '@novacron/amst';
+import { GOSSIP_CHANNEL } from '@novacron/acp';
+import { createClusterCa, createNodeCertificate, TlsTransport, UdpPeerNetwork } from '@novacron/amst';
 import { CoreErrorCode, NodeIdentity } from '@novacron/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -117,6 +119,35 @@ describe('encryption is on by default', () => {
       expect(received.length).toBeLessThan(16);
     }
     expect((await admin.cluster()).node).toBe('n1');
+  });
+
+  it('a plaintext or forged gossip datagram is dropped by the sealed UDP port, unanswered and counted', async () => {
+    const [host, port] = node.gossipAddress!.split(':') as [string, string];
+    const intruder = new UdpPeerNetwork({
+      localId: 'n2',
+      listenAddress: '127.0.0.1:0',
+      peers: [['n1', node.gossipAddress!]],
+    });
+    await intruder.start();
+    const answers: Uint8Array[] = [];
+    intruder.handle(GOSSIP_CHANNEL, (_from, data) => answers.push(data));
+    const raw = createSocket('udp4');
+    try {
+      // A well-framed but unsealed gossip message claiming to be a seed, and raw garbage.
+      for (let i = 0; i < 5; i++) intruder.send('n1', GOSSIP_CHANNEL, new Uint8Array([1, 2, 3, i]));
+      await new Promise<void>((resolve) => raw.send(Buffer.from('hello'), Number(port), host, () => resolve()));
+      await until(
+        async () => /novacron_amst_sealed_refused_total\{reason="auth"\} [1-9]/.test(await node.metrics.text()),
+        5_000,
+        'sealed port counted the forged datagrams',
+      );
+      expect(answers).toHaveLength(0);
+      expect(node.membership.members().map((m) => m.id)).not.toContain('n2');
+      expect((await admin.cluster()).node).toBe('n1');
+    } finally {
+      raw.close();
+      await intruder.stop();
+    }
   });
 
   it('a client with a certificate from another cluster, or self-signed, is refused typed; a member gets through', async () => {
