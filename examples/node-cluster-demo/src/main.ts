@@ -107,6 +107,7 @@ async function main(): Promise<void> {
                 NOVACRON_SECURITY__CA_CERT_FILE: sec.caCertFile,
                 NOVACRON_SECURITY__CA_KEY_FILE: sec.caKeyFile,
                 NOVACRON_SECURITY__API_TOKEN_FILE: sec.apiTokenFile,
+                NOVACRON_SECURITY__GOSSIP_KEY_FILE: sec.gossipKeyFile,
               },
             },
           );

@@ -231,6 +231,11 @@ export class NovacronNode {
     if (!this.#store) throw new Error('node not started');
     return this.#store;
   }
+  /** The peer network (after start). */
+  get peerNetwork(): StreamPeerNetwork {
+    if (!this.#network) throw new Error('node not started');
+    return this.#network;
+  }
   /** Bound peer-network address. */
   get peerAddress(): string | undefined {
     return this.#network?.address;

@@ -163,6 +163,32 @@ export class StreamPeerNetwork implements PeerNetwork, Startable {
     this.inbound.clear();
   }
 
+  /**
+   * Cuts every open connection to or from a peer `drop` selects (a member
+   * just retired, a revoked key): inbound ones by the node the transport
+   * authenticated, outbound ones by the node dialled. Queued messages stay
+   * queued; whether the peer may connect again is the transport's trust
+   * decision. Returns how many connections were cut.
+   */
+  disconnect(drop: (id: NodeId) => boolean): number {
+    let n = 0;
+    for (const s of this.inbound) {
+      if (s.remoteNodeId !== undefined && drop(s.remoteNodeId as NodeId)) {
+        s.abort();
+        this.inbound.delete(s);
+        n++;
+      }
+    }
+    for (const peer of this.outbound.values()) {
+      if (peer.stream !== undefined && drop(peer.id)) {
+        peer.stream.abort();
+        peer.stream = undefined;
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Queues `data` for `to` (see {@link PeerNetwork.send}); drops and counts when the queue is full or the peer unknown. */
   send(to: NodeId, channel: string, data: Uint8Array): void {
     if (data.length > this.maxMessageSize) throw oversized(data.length, this.maxMessageSize);

@@ -393,6 +393,7 @@ async function clusterUp(values: Values, io: typeof defaultIo): Promise<number> 
         NOVACRON_SECURITY__CA_CERT_FILE: sec.caCertFile,
         NOVACRON_SECURITY__CA_KEY_FILE: sec.caKeyFile,
         NOVACRON_SECURITY__API_TOKEN_FILE: sec.apiTokenFile,
+        NOVACRON_SECURITY__GOSSIP_KEY_FILE: sec.gossipKeyFile,
       },
     });
     children.push(child);

@@ -395,6 +395,13 @@ export const nodeConfigSchema = z.strictObject({
             .describe('File holding the single-use join token (or set NOVACRON_JOIN_TOKEN).'),
         })
         .prefault({}),
+      gossipKeyFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'Cluster keyring for sealed UDP gossip (a secret): one `id:64-hex-digit-key` per line, id 1-255; the first line seals, every line opens (rotation without a flag day).',
+        ),
       apiTokenFile: z
         .string()
         .min(1)

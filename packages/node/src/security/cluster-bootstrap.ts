@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createClusterCa } from '@novacron/amst';
@@ -12,6 +13,8 @@ export interface ClusterSecurityFiles {
   readonly caCertFile: string;
   /** Cluster CA private key (PKCS#8 PEM, mode 0600): whoever holds it can admit nodes. */
   readonly caKeyFile: string;
+  /** The gossip keyring (one fresh 256-bit key, id 1; mode 0600) for sealed UDP gossip. */
+  readonly gossipKeyFile: string;
   /** An admin API token every node started with these files accepts (mode 0600). */
   readonly apiTokenFile: string;
   /** That token, for clients in the same process. */
@@ -22,7 +25,7 @@ export interface ClusterSecurityFiles {
 
 /**
  * Creates what a new cluster's first nodes need in `dir`: a cluster CA
- * (Ed25519, 10 years) and an admin API token. `novacron cluster up`, the
+ * (Ed25519, 10 years), a gossip keyring and an admin API token. `novacron cluster up`, the
  * demo and the tests start every node with the returned `config`, so peers
  * verify each other's CA-issued certificates and clients use the token.
  * For production, keep the CA key off the nodes after bootstrap and admit
@@ -37,6 +40,8 @@ export async function bootstrapClusterSecurity(
   const caCertFile = join(dir, 'ca.crt');
   const caKeyFile = join(dir, 'ca.key');
   const apiTokenFile = join(dir, 'admin.token');
+  const gossipKeyFile = join(dir, 'gossip.key');
+  await writeFile(gossipKeyFile, `1:${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
   const minted = mintToken('ncat');
   await writeFile(caCertFile, ca.certPem, { mode: 0o644 });
   await writeFile(caKeyFile, ca.keyPem, { mode: 0o600 });
@@ -45,7 +50,8 @@ export async function bootstrapClusterSecurity(
     caCertFile,
     caKeyFile,
     apiTokenFile,
+    gossipKeyFile,
     token: new Secret(minted.token),
-    config: { caCertFile, caKeyFile, apiTokenFile },
+    config: { caCertFile, caKeyFile, apiTokenFile, gossipKeyFile },
   };
 }

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import {
+  type ClusterKey,
   createNodeCertificate,
   identityFromKeyPem,
   identityKeyPem,
@@ -92,6 +93,11 @@ export class NodeSecurity {
     readonly joinTokens: JoinTokenStore | undefined,
     /** Failed authentications (API tokens and join tokens) per client address. */
     readonly limiter: AuthRateLimiter | undefined,
+    /**
+     * The cluster keyring for sealed UDP gossip (`sealedPeerNetwork({ keys })`), from
+     * `security.gossipKeyFile`; undefined when unset or insecure. Secret: never log it.
+     */
+    readonly gossipKeys: readonly ClusterKey[] | undefined,
     private readonly ca: { readonly identity: NodeIdentity; readonly certPem: string } | undefined,
   ) {}
 
@@ -118,7 +124,7 @@ export class NodeSecurity {
     });
     if (s.insecure) {
       init.logger?.warn('security.insecure: peer links are plaintext and the API is open', {});
-      return new NodeSecurity(init, undefined, undefined, audit, undefined, undefined, undefined);
+      return new NodeSecurity(init, undefined, undefined, audit, undefined, undefined, undefined, undefined);
     }
     const ca =
       s.caKeyFile !== undefined && s.caCertFile !== undefined
@@ -150,7 +156,8 @@ export class NodeSecurity {
             persistence: fileTokenPersistence(io, join(dataDir, 'join-tokens.json')),
             ...(init.wallClock ? { wallClock: init.wallClock } : {}),
           });
-    return new NodeSecurity(init, tls, access, audit, joinTokens, limiter, ca);
+    const gossipKeys = s.gossipKeyFile === undefined ? undefined : readKeyring(s.gossipKeyFile);
+    return new NodeSecurity(init, tls, access, audit, joinTokens, limiter, gossipKeys, ca);
   }
 
   /** True when this node holds the CA key and can admit nodes. */
@@ -222,6 +229,30 @@ export class NodeSecurity {
   async close(): Promise<void> {
     await this.audit.close();
   }
+}
+
+/** Parses a gossip keyring file: `id:hex` per line (blank lines and `#` comments ignored). */
+export function parseKeyring(text: string): ClusterKey[] {
+  const keys: ClusterKey[] = [];
+  for (const [i, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^(\d{1,3}):([0-9a-fA-F]{64})$/.exec(line);
+    const id = m ? Number(m[1]) : Number.NaN;
+    if (!m || id < 1 || id > 255 || keys.some((k) => k.id === id))
+      throw invalidConfig(
+        'security.gossipKeyFile',
+        `line ${i + 1}`,
+        'lines `id:key` with a unique id 1-255 and 64 hex digits',
+      );
+    keys.push({ id, key: new Uint8Array(Buffer.from(m[2]!, 'hex')) });
+  }
+  if (keys.length === 0) throw invalidConfig('security.gossipKeyFile', 'empty', 'at least one `id:key` line');
+  return keys;
+}
+
+function readKeyring(file: string): ClusterKey[] {
+  return parseKeyring(readSecret({ name: 'security.gossipKeyFile', file }).reveal());
 }
 
 function readPem(name: string, file: string): string {

@@ -22,6 +22,7 @@ export interface SecurityHost {
   readonly logger: Logger;
   readonly events: EventHub;
   readonly security: NodeSecurity;
+  readonly peerNetwork: { disconnect(drop: (id: NodeId) => boolean): number };
   setSecurity(security: NodeSecurity): void;
   localState(key: string): Uint8Array | null;
 }
@@ -46,10 +47,12 @@ export function isRetired(node: SecurityHost, nodeId: string): boolean {
 /**
  * The node's security components: `security` (credentials, trust, API
  * access, audit log; before the peer network) and `audit-membership`
- * (every member status change appended to the audit log).
+ * (every member status change appended to the audit log; open connections
+ * of retired members cut).
  */
 export function securityComponents(node: SecurityHost): NodeComponent[] {
   let unsubscribe: (() => void) | undefined;
+  let sweep: { cancel(): void } | undefined;
   const security: NodeComponent = {
     name: 'security',
     dependsOn: ['identity'],
@@ -79,6 +82,12 @@ export function securityComponents(node: SecurityHost): NodeComponent[] {
     name: 'audit-membership',
     dependsOn: ['security', 'cluster'],
     start: () => {
+      // Trust refuses new connections of retired members at once; this cuts the ones already open
+      // (within a second of the retirement reaching this node's replica).
+      sweep = node.clock.setInterval(() => {
+        const cut = node.peerNetwork.disconnect((id) => isRetired(node, id));
+        if (cut > 0) node.logger.info('cut connections of retired members', { connections: cut });
+      }, 1000);
       unsubscribe = node.events.subscribe((e) => {
         if (e.type !== 'member.changed') return;
         const d = e.data as { id: string; status: string; previous?: string };
@@ -93,7 +102,10 @@ export function securityComponents(node: SecurityHost): NodeComponent[] {
           .catch((err: unknown) => node.logger.warn('audit append failed', { error: (err as Error).message }));
       });
     },
-    stop: () => unsubscribe?.(),
+    stop: () => {
+      unsubscribe?.();
+      sweep?.cancel();
+    },
   };
   return [security, auditMembership];
 }

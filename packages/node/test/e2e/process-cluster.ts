@@ -101,6 +101,7 @@ export async function processCluster(n: number, env: Record<string, string> = {}
     NOVACRON_SECURITY__CA_CERT_FILE: sec.caCertFile,
     NOVACRON_SECURITY__CA_KEY_FILE: sec.caKeyFile,
     NOVACRON_SECURITY__API_TOKEN_FILE: sec.apiTokenFile,
+    NOVACRON_SECURITY__GOSSIP_KEY_FILE: sec.gossipKeyFile,
   };
   const seeds = Array.from({ length: n }, (_, i) => `n${i + 1}@127.0.0.1:${ports[i]}`).join(',');
   const nodes = Array.from({ length: n }, (_, i) => {

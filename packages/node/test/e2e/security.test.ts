@@ -210,8 +210,20 @@ describe('encryption is on by default', () => {
     });
     expect(forged).toMatchObject({ status: 401, code: 'NODE_JOIN_TOKEN_INVALID' });
 
-    // Retiring the member (key rotation's second half) makes the node refuse its certificate.
+    // Retiring the member (key rotation's second half) cuts its open connection and refuses new ones.
+    const open = await member.dial(node.peerAddress!, { expectedPeer: 'n1' });
+    const cut = (async () => {
+      try {
+        for await (const _ of open) {
+          // nothing is sent to a peer that never says hello
+        }
+      } catch {
+        // reset
+      }
+      return 'cut';
+    })();
     await admin.retireMember('n9');
+    expect(await Promise.race([cut, new Promise((r) => setTimeout(() => r('still open'), 5000))])).toBe('cut');
     const after = await member.dial(node.peerAddress!, { expectedPeer: 'n1' }).then(
       async (x) => {
         const it = x[Symbol.asyncIterator]();

@@ -9,6 +9,7 @@ import {
   bootstrapClusterSecurity,
   type NodeConfigInput,
   NodeSecurity,
+  parseKeyring,
   resolveNodeConfig,
   verifyAuditLog,
 } from '../../src/index.js';
@@ -138,6 +139,20 @@ describe('NodeSecurity', () => {
     await expect(open({ caCertFile: files.caCertFile }, { name: 'n1' })).rejects.toMatchObject({
       code: 'NODE_CONFIG_INVALID',
     });
+  });
+
+  it('reads the gossip keyring (first key seals), refusing malformed keyrings', async () => {
+    const files = await bootstrapClusterSecurity(dir('nc-ns-ca-'));
+    const { s } = await open(files.config, { name: 'n1' });
+    expect(s.gossipKeys).toHaveLength(1);
+    expect(s.gossipKeys![0]!.key).toHaveLength(32);
+    await s.close();
+    const k = 'ab'.repeat(32);
+    expect(parseKeyring(`# ring\n2:${k}\n\n1:${'cd'.repeat(32)}\n`).map((x) => x.id)).toEqual([2, 1]);
+    for (const bad of ['', `0:${k}`, `256:${k}`, `1:${k}\n1:${k}`, '1:abc', `x:${k}`])
+      expect(() => parseKeyring(bad), JSON.stringify(bad)).toThrow(
+        expect.objectContaining({ code: 'NODE_CONFIG_INVALID' }),
+      );
   });
 
   it('insecure: no TLS, no access control, the audit log still works', async () => {
