@@ -32,6 +32,8 @@ export * from './consensus-factory.js';
 export * from './cluster/leader-forwarding.js';
 export * from './cluster/network-faults.js';
 export * from './cluster/escrow-placer.js';
+export * from './cluster/remote-score-model.js';
+export * from './components/transfer-settings.js';
 export * from './node.js';
 export * from './api/vm-request.js';
 export * from './api/openapi.js';

@@ -25,6 +25,7 @@ import {
   systemClock,
   type VmProvider,
 } from '@novacron/core';
+import { RemoteModel } from '@novacron/pba';
 import { MemoryProvider, QemuProvider } from '@novacron/providers';
 import { ClusterController } from './cluster/cluster-controller.js';
 import { EventHub } from './cluster/event-hub.js';
@@ -32,6 +33,7 @@ import { GroupStrongStore } from './cluster/group-strong-store.js';
 import { PlacementPlanner, type ProfileFactory } from './cluster/placement-planner.js';
 import { StoreCapacityLedger } from './cluster/store-capacity-ledger.js';
 import { EscrowPlacer } from './cluster/escrow-placer.js';
+import { RemoteScoreModel } from './cluster/remote-score-model.js';
 import { LeaderForwarding } from './cluster/leader-forwarding.js';
 import { type NetworkFaults, withFaults } from './cluster/network-faults.js';
 import { component, type NodeComponent } from './components/component.js';
@@ -139,6 +141,8 @@ export class NovacronNode {
   readonly detector: ModeDetector;
   /** hde codec, amst lanes and pba forecaster for the current mode (rebuilt by the `hde`, `amst` and `pba` components). */
   readonly transfer: TransferSettings;
+  /** pba's model bridge behind itp's learned scorer (policy `learned`), when `pba.modelService` is set. */
+  readonly learned: RemoteScoreModel | undefined;
   readonly #opts: CreateNodeOptions;
   #id: string | undefined;
   #identity: NodeIdentity | undefined;
@@ -166,6 +170,16 @@ export class NovacronNode {
     this.clock = options.clock ?? systemClock();
     this.logger = options.logger ?? pinoLogger({ level: config.log.level, base: { cluster: config.cluster.name } });
     this.metrics = options.metrics ?? new PromMetrics();
+    const service = config.pba.modelService;
+    if (service) {
+      this.learned = new RemoteScoreModel({
+        bridge: new RemoteModel({ url: service.url, clock: this.clock, timeoutMs: service.timeoutMs }),
+        model: service.model,
+        logger: this.logger.child('learned'),
+      });
+      const learned = this.learned;
+      this.planner.register('learned', () => learned.profile());
+    }
     for (const [name, f] of Object.entries(options.placementProfiles ?? {})) this.planner.register(name, f);
     const unknown = Object.entries(config.mode.profiles).filter(
       ([, p]) => !this.planner.policies.includes(p.placementPolicy),
@@ -690,6 +704,7 @@ export class NovacronNode {
           group: this.#group!,
           membership: this.#membership!,
           keepLocal: (vmId) => this.#escrow?.holds(vmId) ?? false,
+          ...(this.learned ? { learned: this.learned } : {}),
           provider: this.#provider!,
           planner: this.planner,
           policy: () => this.modeSettings().placementPolicy,

@@ -47,6 +47,8 @@ export interface ClusterControllerInit {
   readonly ledger: StoreCapacityLedger;
   readonly group: ConsensusGroup;
   readonly membership: Membership;
+  /** A learned scorer's cache (pba's model bridge): decisions that left it misses are made again once it settled. */
+  readonly learned?: { readonly pending: number; settle(): Promise<void> };
   /** VMs this node runs that the log does not know yet (placed on escrow while it was unreachable): kept. */
   readonly keepLocal?: (vmId: string) => boolean;
   readonly provider: VmProvider;
@@ -178,7 +180,20 @@ export class ClusterController {
   /** Decides where `request` would go now, with the pipeline's explanation; changes nothing. */
   async preview(request: PlacementRequest): Promise<ItpPlacementDecision> {
     const [hosts, vms] = await Promise.all([this.hosts(), this.vms()]);
-    return this.#i.planner.decide({ hosts, vms }, request, this.#i.policy(), true);
+    return this.#decide({ hosts, vms }, request, true);
+  }
+
+  /** One decision; with a learned scorer whose model missed, a second once the model service answered. */
+  async #decide(
+    state: Parameters<PlacementPlanner['decide']>[0],
+    request: PlacementRequest,
+    explain: boolean,
+  ): Promise<ItpPlacementDecision> {
+    const policy = this.#i.policy();
+    const first = this.#i.planner.decide(state, request, policy, explain);
+    if (!this.#i.learned?.pending) return first;
+    await this.#i.learned.settle();
+    return this.#i.planner.decide(state, request, policy, explain);
   }
 
   // ---- writes (leader only) ----------------------------------------------
@@ -201,7 +216,7 @@ export class ClusterController {
       if (await this.#i.store.get(KEYS.vm(request.id)))
         throw nodeError(NodeErrorCode.VM_EXISTS, `VM ${request.id} already exists`, { vmId: request.id });
       const [hosts, vms] = await Promise.all([this.hosts(), this.vms()]);
-      const decision = this.#i.planner.decide({ hosts, vms }, request, this.#i.policy(), true);
+      const decision = await this.#decide({ hosts, vms }, request, true);
       if (decision.hostId === undefined)
         throw nodeError(NodeErrorCode.UNSCHEDULABLE, `no host can take VM ${request.id}`, {
           vmId: request.id,
@@ -324,7 +339,7 @@ export class ClusterController {
   async #move(vm: VmRecord, reason: 'failover' | 'retry'): Promise<void> {
     const [hosts, vms] = await Promise.all([this.hosts(), this.vms()]);
     const others = vms.filter((v) => v.request.id !== vm.request.id);
-    const decision = this.#i.planner.decide({ hosts, vms: others }, vm.request, this.#i.policy(), false);
+    const decision = await this.#decide({ hosts, vms: others }, vm.request, false);
     const to = decision.hostId ?? null;
     if (to === null && vm.hostId === null) return; // still nowhere to go
     if (to !== null) await this.#claim(to, vm.request.resources);

@@ -334,6 +334,30 @@ export const nodeConfigSchema = z.strictObject({
     })
     .prefault({})
     .describe('SWIM gossip membership (`cluster.membership: gossip`).'),
+  pba: z
+    .strictObject({
+      modelService: z
+        .strictObject({
+          url: z
+            .url({ protocol: /^https?$/ })
+            .describe(
+              'Base URL of the model service (pba bridge, docs/protocol/pba-bridge.md); requests go to `<url>/v1/predict`.',
+            ),
+          model: z
+            .string()
+            .regex(/^[A-Za-z0-9_.:-]{1,64}$/)
+            .default('placement')
+            .describe('Model name asked for placement scores.'),
+          timeoutMs: POSITIVE_MS.max(10_000)
+            .default(80)
+            .describe('Deadline of one call; past it the local score is used.'),
+        })
+        .optional()
+        .describe(
+          "A model service for placement: registers the `learned` placement policy (itp's learned scorer backed by pba's model bridge), usable as a mode's `placementPolicy`.",
+        ),
+    })
+    .prefault({}),
   provider: z
     .strictObject({
       kind: z.enum(['memory', 'qemu']).default('memory').describe('VM provider: `memory` (simulated VMs) or `qemu`.'),
