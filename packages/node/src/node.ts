@@ -32,6 +32,8 @@ import type { Membership } from './membership/membership.js';
 import { StaticMembership } from './membership/static-membership.js';
 import { pinoLogger } from './observability/pino-logger.js';
 import { PromMetrics } from './observability/prom-metrics.js';
+import { migrationComponent } from './migration/migration-component.js';
+import type { MigrationManager } from './migration/migration-manager.js';
 
 /** Per-mode settings in force (from `mode.profiles.<mode>`), read by components and by migrations (#13). */
 export type ModeSettings = NodeConfig['mode']['profiles']['datacenter'];
@@ -111,6 +113,7 @@ export class NovacronNode {
   #bootMs: number | undefined;
   #lastReconfigureMs: number | undefined;
   #apiUrl: string | undefined;
+  #migrations: MigrationManager | undefined;
   #started = false;
   #reconfiguring: Promise<void> = Promise.resolve();
 
@@ -176,6 +179,11 @@ export class NovacronNode {
   get provider(): VmProvider {
     if (!this.#provider) throw new Error('node not started');
     return this.#provider;
+  }
+  /** Live migration (#13; after start). */
+  get migrations(): MigrationManager {
+    if (!this.#migrations) throw new Error('node not started');
+    return this.#migrations;
   }
   /** Wall time `start` took, in ms. */
   get bootMs(): number | undefined {
@@ -476,7 +484,13 @@ export class NovacronNode {
       reconfigure: (m) =>
         this.logger.debug('placement policy', { mode: m, policy: this.config.mode.profiles[m].placementPolicy }),
     };
-    return [identity, network, membership, controlLog, provider, mode, cluster];
+    const migration = migrationComponent(
+      () => ({ node: this, store: this.#store!, network: this.#network!, group: this.#group! }),
+      (m) => {
+        this.#migrations = m;
+      },
+    );
+    return [identity, network, membership, controlLog, provider, mode, cluster, migration];
   }
 }
 

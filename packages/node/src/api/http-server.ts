@@ -8,6 +8,7 @@ import type { NodeComponent } from '../components/component.js';
 import { NodeErrorCode, nodeError } from '../errors.js';
 import type { NovacronNode } from '../node.js';
 import { openApiDocument } from './openapi.js';
+import { MIGRATION_ROUTES, migrationRoutes } from './migration-routes.js';
 import { modeOverrideSchema, vmCreateSchema } from './vm-request.js';
 
 /**
@@ -457,6 +458,7 @@ function buildRoutes(node: NovacronNode, sse: Set<ServerResponse>): Route[] {
       });
       return undefined;
     }),
+    ...migrationRoutes(node, { route: r, parse, sse }),
   ];
 }
 
@@ -479,5 +481,6 @@ export function apiRoutes(): string[] {
     'GET /v1/mode',
     'PUT /v1/mode',
     'GET /v1/events',
+    ...MIGRATION_ROUTES,
   ];
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { NodeErrorCode } from '../errors.js';
+import { migrationPaths, migrationSchemas } from './migration-openapi.js';
 import { modeOverrideSchema, vmCreateSchema } from './vm-request.js';
 
 const json = (schema: unknown, description: string) => ({ description, content: { 'application/json': { schema } } });
@@ -37,6 +38,7 @@ export function openApiDocument(): Record<string, unknown> {
       schemas: {
         VmCreate: z.toJSONSchema(vmCreateSchema, { io: 'input' }),
         ModeOverride: z.toJSONSchema(modeOverrideSchema, { io: 'input' }),
+        ...migrationSchemas(),
         Error: {
           type: 'object',
           required: ['error'],
@@ -68,7 +70,7 @@ export function openApiDocument(): Record<string, unknown> {
                 properties: {
                   hostId: { type: ['string', 'null'] },
                   epoch: { type: 'integer' },
-                  reason: { type: 'string', enum: ['created', 'failover', 'retry'] },
+                  reason: { type: 'string', enum: ['created', 'failover', 'retry', 'migrated'] },
                 },
               },
             },
@@ -210,7 +212,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/events': {
         get: {
           summary:
-            'Cluster events as server-sent events (vm.updated, vm.deleted, host.updated, member.changed, mode.changed, leader.changed)',
+            'Cluster events as server-sent events (vm.updated, vm.deleted, host.updated, member.changed, mode.changed, leader.changed, migration.progress)',
           parameters: [{ name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'integer' } }],
           responses: {
             200: { description: 'Event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
@@ -218,6 +220,7 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      ...migrationPaths(),
     },
   };
 }

@@ -11,6 +11,7 @@ import type { NodeConfigInput } from '../config/schema.js';
 import { NodeErrorCode } from '../errors.js';
 import { pinoLogger } from '../observability/pino-logger.js';
 import { startNode } from '../start-node.js';
+import { migrateCommand } from './migrate-command.js';
 import { bytes, parseBytes, table } from './table.js';
 
 const USAGE = `novacron <command> [options]
@@ -20,6 +21,7 @@ const USAGE = `novacron <command> [options]
   cluster up --nodes N [--provider memory|qemu] [--base-port PORT] [--data-dir DIR]
   vm create ID --cpu MILLIS --memory BYTES [--group G] [--spread] [--label K=V ...]
   vm list | vm get ID | vm start ID | vm stop ID | vm delete ID
+  vm migrate ID [--to HOST] [--wait]   live-migrate (progress bar with rate and ETA)
   status
   config validate [--config FILE] | config print [--config FILE]
 
@@ -48,6 +50,8 @@ const OPTIONS = {
   spread: { type: 'boolean' },
   label: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  to: { type: 'string' },
+  wait: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -156,6 +160,21 @@ export async function runCli(
           vms,
         );
         return 0;
+      }
+      case 'vm migrate': {
+        const id = rest[0];
+        if (!id) throw new UsageError('vm migrate needs an ID');
+        return await migrateCommand(
+          client(values),
+          id,
+          {
+            ...(values.to ? { to: values.to } : {}),
+            wait: values.wait === true,
+            json,
+            tty: process.stdout.isTTY === true,
+          },
+          io,
+        );
       }
       case 'vm get':
       case 'vm start':

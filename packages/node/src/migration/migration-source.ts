@@ -44,6 +44,8 @@ export interface MigrationEngineConfig extends ConvergenceConfig {
 export interface SwitchoverOutcome {
   /** True: the destination owns the VM now (the source must never resume it). */
   readonly committed: boolean;
+  /** When not committed: whether the source still owns the VM (rolled back) and may resume it. Default true. */
+  readonly sourceOwns?: boolean;
   /** Wall-clock ms the destination reported it resumed, if it did. */
   readonly resumedAt?: number;
 }
@@ -254,6 +256,12 @@ export class MigrationSource {
       this.#committed = true;
       const outcome = await i.commit(postCopy ? 'postcopy' : 'precopy');
       if (!outcome.committed) {
+        if (outcome.sourceOwns === false) {
+          // Someone else moved the VM meanwhile (failover): it is neither ours nor the destination's.
+          throw nodeError(NodeErrorCode.MIGRATION_FAILED, 'the VM was moved elsewhere during the switchover', {
+            migrationId: i.id,
+          });
+        }
         this.#committed = false;
         throw nodeError(NodeErrorCode.MIGRATION_FAILED, 'the ownership change did not commit', {
           migrationId: i.id,
