@@ -183,13 +183,20 @@ export class NovacronClient {
   }
 
   /** Live-migrates a VM (#13); with `wait`, resolves once it ended (its final progress, failed or not). */
-  migrateVm(id: string, options: { to?: string; wait?: boolean; timeoutMs?: number } = {}): Promise<MigrationProgress> {
+  migrateVm(
+    id: string,
+    options: { to?: string; wait?: boolean; downtimeBudgetMs?: number; timeoutMs?: number } = {},
+  ): Promise<MigrationProgress> {
     const { timeoutMs, ...body } = options;
     return this.#call('POST', `/v1/vms/${encodeURIComponent(id)}/migrate`, body, [], timeoutMs ?? this.#timeoutMs);
   }
   /** One migration: live progress from the node running it, or the log's record once it ended elsewhere. */
   migration(id: string): Promise<MigrationProgress | MigrationRecord> {
     return this.#call('GET', `/v1/migrations/${encodeURIComponent(id)}`);
+  }
+  /** VMs this node's provider holds, with their provider state. */
+  providerVms(): Promise<{ id: string; hostId: string; state: string }[]> {
+    return this.#call('GET', '/v1/provider/vms');
   }
   /** Every migration in the control log, newest first. */
   migrations(): Promise<(MigrationProgress | MigrationRecord)[]> {

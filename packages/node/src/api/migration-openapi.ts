@@ -122,6 +122,24 @@ export function migrationPaths(): Record<string, unknown> {
         responses: { 200: json(ref('MigrationProgress'), 'Cancelling'), ...errors(401, 404, 409, 503) },
       },
     },
+    '/v1/provider/vms': {
+      get: {
+        summary: "VMs this node's provider holds, with their provider state (checks one running copy per VM)",
+        responses: {
+          200: json(
+            {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { id: { type: 'string' }, hostId: { type: 'string' }, state: { type: 'string' } },
+              },
+            },
+            'Provider VMs',
+          ),
+          ...errors(401),
+        },
+      },
+    },
     '/v1/migrations/{id}/events': {
       get: {
         summary: 'Progress as server-sent events (`migration.progress`), ending with the migration',

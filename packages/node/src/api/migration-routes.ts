@@ -8,6 +8,13 @@ import type { NovacronNode } from '../node.js';
 export const migrateRequestSchema = z.strictObject({
   to: z.string().min(1).max(128).optional().describe('Destination host id (default: itp picks one).'),
   wait: z.boolean().optional().describe('Answer only once the migration ended (with its final progress).'),
+  downtimeBudgetMs: z
+    .number()
+    .int()
+    .positive()
+    .max(60_000)
+    .optional()
+    .describe('Downtime budget of this migration (default: `migration.downtimeBudgetMs`).'),
 });
 
 /** The migration routes, as `METHOD path` (documented in docs/api/openapi.json). */
@@ -17,6 +24,7 @@ export const MIGRATION_ROUTES = [
   'GET /v1/migrations/{id}',
   'DELETE /v1/migrations/{id}',
   'GET /v1/migrations/{id}/events',
+  'GET /v1/provider/vms',
 ] as const;
 
 const TERMINAL = new Set(['completed', 'rolled-back', 'cancelled', 'failed']);
@@ -60,7 +68,10 @@ export function migrationRoutes<Route>(node: NovacronNode, h: Helpers<Route>): R
         throw nodeError(NodeErrorCode.MIGRATION_CONFLICT, `VM ${vmId} has no running owner`, { reason: 'no-owner' });
       return proxy(node, ctx, apiOfNode(owner.nodeId), JSON.stringify(body));
     }
-    const first = await node.migrations.migrate(vmId, body.to !== undefined ? { to: body.to } : {});
+    const first = await node.migrations.migrate(vmId, {
+      ...(body.to !== undefined ? { to: body.to } : {}),
+      ...(body.downtimeBudgetMs !== undefined ? { downtimeBudgetMs: body.downtimeBudgetMs } : {}),
+    });
     if (body.wait) return ok(await node.migrations.wait(first.id));
     return ok(first, 202);
   };
@@ -75,6 +86,10 @@ export function migrationRoutes<Route>(node: NovacronNode, h: Helpers<Route>): R
 
   return [
     h.route('POST', '/v1/vms/{id}/migrate', migrate),
+    // What this node's provider actually runs (the inventory check: one running copy per VM).
+    h.route('GET', '/v1/provider/vms', async () =>
+      ok((await node.provider.listVms()).map((v) => ({ id: v.id, hostId: v.hostId, state: v.state }))),
+    ),
     h.route('GET', '/v1/migrations', async () => {
       const records = await node.migrations.list();
       return ok(records.map((r) => node.migrations.local(r.id) ?? r));

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   type Clock,
   type ConsensusGroup,
@@ -58,6 +59,8 @@ export class LeaderForwardingStore implements StrongStore {
   readonly #pending = new Map<string, { resolve: (r: Reply) => void }>();
   readonly #served = new Map<string, Promise<Reply>>();
   #seq = 0;
+  // Request ids must not repeat across restarts: the leader answers a repeated id from its cache.
+  readonly #boot = randomBytes(6).toString('hex');
   #unsub: (() => void) | undefined;
 
   constructor(init: LeaderForwardingStoreInit) {
@@ -96,7 +99,7 @@ export class LeaderForwardingStore implements StrongStore {
     if (s.leader === s.id) return this.#apply(w);
     if (s.leader === null)
       throw nodeError(NodeErrorCode.NO_QUORUM, 'no leader to forward the write to', { leader: null, outcome: 'none' });
-    const id = `${s.id}:${++this.#seq}`;
+    const id = `${s.id}:${this.#boot}:${++this.#seq}`;
     const reply = await new Promise<Reply | undefined>((resolve) => {
       const timer = this.#i.clock.setTimeout(() => {
         this.#pending.delete(id);

@@ -314,9 +314,12 @@ export const nodeConfigSchema = z.strictObject({
         .default(0)
         .describe("Bytes/s this node's outgoing migrations share, split by pba (0: unpaced)."),
       lanes: z
-        .union([z.literal('adaptive'), z.number().int().min(1).max(64)])
-        .default('adaptive')
-        .describe('amst lanes per migration stream: a count, or `adaptive`.'),
+        .number()
+        .int()
+        .min(0)
+        .max(64)
+        .default(0)
+        .describe('amst lanes per migration stream (0: adaptive, amst chooses within the mode preset).'),
       codec: z
         .enum(['mode', 'none', 'lz4', 'zstd-1', 'zstd-3', 'zstd-19', 'deflate', 'adaptive'])
         .default('mode')
@@ -336,6 +339,9 @@ export const nodeConfigSchema = z.strictObject({
         .max(16 * 1024 * 1024)
         .default(256 * 1024)
         .describe('amst chunk size of migration streams.'),
+      resumeWindowMs: POSITIVE_MS.max(600_000)
+        .default(5_000)
+        .describe('How long a stream whose lanes all died keeps redialling before the migration rolls back.'),
       verifyDigest: z
         .boolean()
         .default(false)

@@ -73,6 +73,8 @@ export interface MigrationManagerInit {
 export interface MigrateOptions {
   /** Destination host id (default: itp picks one). */
   readonly to?: string;
+  /** Downtime budget of this migration in ms (default: the config's). */
+  readonly downtimeBudgetMs?: number;
 }
 
 interface Running {
@@ -102,6 +104,7 @@ export class MigrationManager {
   #destination: MigrationDestination | undefined;
   #transport: ReturnType<typeof migrationDataTransport> | undefined;
   #lastEmit = new Map<string, number>();
+  #unsubControl: (() => void) | undefined;
 
   constructor(init: MigrationManagerInit) {
     this.#i = init;
@@ -137,6 +140,9 @@ export class MigrationManager {
       ...(this.#i.logger ? { logger: this.#i.logger } : {}),
     });
     await this.#destination.start();
+    this.#unsubControl = this.#control.onMessage((_from, m) => {
+      if (m.t === 'owned') void this.#resumeIfOwned(m.vmId, m.migrationId);
+    });
     this.#i.membership.setLocalMeta(MIGRATION_META, c.advertise ?? this.#destination.address!);
     this.#i.cluster.setMigrationGuard({
       busy: (vmId) => this.#outgoing.has(vmId),
@@ -149,7 +155,24 @@ export class MigrationManager {
   async stop(): Promise<void> {
     for (const r of this.#running.values()) r.source.cancel('node stopping');
     await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+    this.#unsubControl?.();
     await this.#destination?.stop();
+  }
+
+  /** The source says the ownership change committed: confirm it in the log (linearizable) and resume at once. */
+  async #resumeIfOwned(vmId: string, migrationId: string): Promise<void> {
+    try {
+      if (this.#destination?.arrival(vmId)?.migrationId !== migrationId) return;
+      const bytes = await this.#i.store.get(KEYS.vm(vmId));
+      const rec = bytes ? decodeVm(bytes) : undefined;
+      if (rec?.hostId !== this.#i.hostId || rec.desired !== 'running') return;
+      if ((await this.#i.provider.getVm(vmId)).state !== 'paused') return;
+      await this.#i.provider.resumeVm(vmId);
+      this.#resumed(vmId);
+    } catch (err) {
+      // The reconcile loop resumes it on its next tick anyway.
+      this.#i.logger?.debug('fast resume skipped', { vm: vmId, error: (err as Error).message });
+    }
   }
 
   /** Starts migrating `vmId` off this node; resolves with its first progress once planned. */
@@ -222,7 +245,7 @@ export class MigrationManager {
     const mode = i.mode();
     const c = i.config.migration;
     const engine: MigrationEngineConfig = {
-      downtimeBudgetMs: c.downtimeBudgetMs,
+      downtimeBudgetMs: options.downtimeBudgetMs ?? c.downtimeBudgetMs,
       maxRounds: c.maxRounds,
       autoConverge: c.autoConverge,
       throttleSteps: c.throttleSteps,
@@ -231,9 +254,10 @@ export class MigrationManager {
       batchPages: c.batchPages,
       postCopyStreamPages: c.postCopyStreamPages,
       chunkBytes: c.chunkBytes,
-      lanes: c.lanes,
+      lanes: c.lanes === 0 ? 'adaptive' : c.lanes,
       codec: c.codec === 'mode' ? codecForPreset(mode.hdeCodec) : c.codec,
       verifyDigest: c.verifyDigest,
+      resumeWindowMs: c.resumeWindowMs,
     };
     const vmConfig = workloadConfig(rec.request, i.provider.name);
     const source = new MigrationSource({
@@ -253,6 +277,7 @@ export class MigrationManager {
       commit: async () => {
         const outcome = await commitOwnership(own, { host: dest.id });
         i.logger?.info('migration ownership', { migration: id, vm: vmId, outcome });
+        if (outcome === 'committed') this.#control?.send(dest.nodeId, { t: 'owned', migrationId: id, vmId });
         return { committed: outcome === 'committed', sourceOwns: outcome === 'rolled-back' };
       },
       abandon: async () => (await abandonMigration(own)) === 'rolled-back',
