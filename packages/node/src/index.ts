@@ -41,6 +41,24 @@ export * from './api/http-server.js';
 export * from './api/client.js';
 export * from './start-node.js';
 export { runCli } from './cli/main.js';
+// #13 live migration
+export * from './cluster/leader-forwarding-store.js';
+export * from './cluster/workload-config.js';
+export * from './api/migration-routes.js';
+export * from './api/migration-openapi.js';
+export * from './migration/convergence.js';
+export * from './migration/control-channel.js';
+export * from './migration/data-transport.js';
+export * from './migration/memory-digest.js';
+export * from './migration/migration-component.js';
+export * from './migration/migration-destination.js';
+export * from './migration/migration-manager.js';
+export * from './migration/migration-progress.js';
+export * from './migration/migration-rates.js';
+export * from './migration/migration-source.js';
+export * from './migration/migration-wire.js';
+export * from './migration/ownership.js';
+export * from './migration/page-batch-codec.js';
 // #15 security
 export * from './security/index.js';
 // #13 live migration, stream style (QEMU): relay over amst + hde, QEMU capability choice

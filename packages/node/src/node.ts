@@ -51,6 +51,8 @@ import { pinoLogger } from './observability/pino-logger.js';
 import { PromMetrics } from './observability/prom-metrics.js';
 import { securityComponents } from './security/security-components.js';
 import type { NodeSecurity, NodeTlsSettings } from './security/node-security.js';
+import { migrationComponent } from './migration/migration-component.js';
+import type { MigrationManager } from './migration/migration-manager.js';
 
 /** Per-mode settings in force (from `mode.profiles.<mode>`), read by components and by migrations (#13). */
 export type ModeSettings = NodeConfig['mode']['profiles']['datacenter'];
@@ -161,6 +163,7 @@ export class NovacronNode {
   #bootMs: number | undefined;
   #lastReconfigureMs: number | undefined;
   #apiUrl: string | undefined;
+  #migrations: MigrationManager | undefined;
   #started = false;
   #reconfiguring: Promise<void> = Promise.resolve();
 
@@ -285,6 +288,11 @@ export class NovacronNode {
   get provider(): VmProvider {
     if (!this.#provider) throw new Error('node not started');
     return this.#provider;
+  }
+  /** Live migration (#13; after start). */
+  get migrations(): MigrationManager {
+    if (!this.#migrations) throw new Error('node not started');
+    return this.#migrations;
   }
   /** Wall time `start` took, in ms. */
   get bootMs(): number | undefined {
@@ -722,6 +730,12 @@ export class NovacronNode {
       reconfigure: (m) =>
         this.logger.debug('placement policy', { mode: m, policy: this.config.mode.profiles[m].placementPolicy }),
     };
+    const migration = migrationComponent(
+      () => ({ node: this, store: this.#store!, network: this.#network!, group: this.#group! }),
+      (m) => {
+        this.#migrations = m;
+      },
+    );
     return [
       identity,
       ...securityComponents(this),
@@ -734,6 +748,7 @@ export class NovacronNode {
       mode,
       ...transferComponents(() => this.transfer),
       cluster,
+      migration,
     ];
   }
 }

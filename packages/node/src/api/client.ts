@@ -2,6 +2,8 @@ import { type LinkMode, NovacronError } from '@novacron/core';
 import type { ItpPlacementDecision } from '@novacron/itp';
 import type { VmView } from '../cluster/cluster-controller.js';
 import { NodeErrorCode, nodeError } from '../errors.js';
+import type { MigrationRecord } from '../migration/migration-manager.js';
+import type { MigrationProgress } from '../migration/migration-progress.js';
 import type { ModeStatus } from '../node.js';
 import type { ApiTokenRecord } from '../security/api-access.js';
 import type { AuditHead } from '../security/audit-log.js';
@@ -87,7 +89,13 @@ export class NovacronClient {
     this.#timeoutMs = options.timeoutMs ?? 15_000;
   }
 
-  async #call<T>(method: string, path: string, body?: unknown, okStatuses: number[] = []): Promise<T> {
+  async #call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    okStatuses: number[] = [],
+    timeoutMs = this.#timeoutMs,
+  ): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.#base}${path}`, {
@@ -97,7 +105,7 @@ export class NovacronClient {
           ...this.#auth(),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (cause) {
       throw nodeError(
@@ -233,9 +241,46 @@ export class NovacronClient {
     return this.#call('GET', '/v1/audit');
   }
 
+  /** Live-migrates a VM (#13); with `wait`, resolves once it ended (its final progress, failed or not). */
+  migrateVm(
+    id: string,
+    options: { to?: string; wait?: boolean; downtimeBudgetMs?: number; timeoutMs?: number } = {},
+  ): Promise<MigrationProgress> {
+    const { timeoutMs, ...body } = options;
+    return this.#call('POST', `/v1/vms/${encodeURIComponent(id)}/migrate`, body, [], timeoutMs ?? this.#timeoutMs);
+  }
+  /** One migration: live progress from the node running it, or the log's record once it ended elsewhere. */
+  migration(id: string): Promise<MigrationProgress | MigrationRecord> {
+    return this.#call('GET', `/v1/migrations/${encodeURIComponent(id)}`);
+  }
+  /** VMs this node's provider holds, with their provider state. */
+  providerVms(): Promise<{ id: string; hostId: string; state: string }[]> {
+    return this.#call('GET', '/v1/provider/vms');
+  }
+  /** Every migration in the control log, newest first. */
+  migrations(): Promise<(MigrationProgress | MigrationRecord)[]> {
+    return this.#call('GET', '/v1/migrations');
+  }
+  /** Cancels a running migration (the VM keeps running at the source). */
+  cancelMigration(id: string): Promise<MigrationProgress> {
+    return this.#call('DELETE', `/v1/migrations/${encodeURIComponent(id)}`);
+  }
+  /** Streams a migration's progress until it ends (or `signal` aborts). */
+  migrationEvents(id: string, onProgress: (p: MigrationProgress) => void, signal: AbortSignal): Promise<void> {
+    return this.#stream(
+      `/v1/migrations/${encodeURIComponent(id)}/events`,
+      (e) => onProgress(e.data as MigrationProgress),
+      signal,
+    );
+  }
+
   /** Streams events until `signal` aborts; calls `onEvent` for each. */
-  async events(onEvent: (e: StreamedEvent) => void, signal: AbortSignal): Promise<void> {
-    const res = await fetch(`${this.#base}/v1/events`, {
+  events(onEvent: (e: StreamedEvent) => void, signal: AbortSignal): Promise<void> {
+    return this.#stream('/v1/events', onEvent, signal);
+  }
+
+  async #stream(path: string, onEvent: (e: StreamedEvent) => void, signal: AbortSignal): Promise<void> {
+    const res = await fetch(`${this.#base}${path}`, {
       headers: this.#auth(),
       signal,
     }).catch((cause: unknown) => {
@@ -243,6 +288,12 @@ export class NovacronClient {
       throw nodeError(NodeErrorCode.CLIENT_UNREACHABLE, `cannot reach ${this.#base}`, { url: this.#base }, cause);
     });
     if (!res?.body) return;
+    if (!res.ok) {
+      const e = ((await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } })?.error;
+      throw new NovacronError(e?.code ?? NodeErrorCode.CLIENT_BAD_RESPONSE, e?.message ?? `status ${res.status}`, {
+        details: { status: res.status },
+      });
+    }
     const decoder = new TextDecoder();
     let buf = '';
     try {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { NodeErrorCode } from '../errors.js';
 import { API_ROUTE_TABLE, roleForRoute } from './route-permissions.js';
+import { migrationPaths, migrationSchemas } from './migration-openapi.js';
 import { modeOverrideSchema, vmCreateSchema } from './vm-request.js';
 
 const json = (schema: unknown, description: string) => ({ description, content: { 'application/json': { schema } } });
@@ -62,6 +63,7 @@ function baseDocument(): Record<string, unknown> {
       schemas: {
         VmCreate: z.toJSONSchema(vmCreateSchema, { io: 'input' }),
         ModeOverride: z.toJSONSchema(modeOverrideSchema, { io: 'input' }),
+        ...migrationSchemas(),
         Error: {
           type: 'object',
           required: ['error'],
@@ -93,7 +95,7 @@ function baseDocument(): Record<string, unknown> {
                 properties: {
                   hostId: { type: ['string', 'null'] },
                   epoch: { type: 'integer' },
-                  reason: { type: 'string', enum: ['created', 'failover', 'retry'] },
+                  reason: { type: 'string', enum: ['created', 'failover', 'retry', 'migrated'] },
                 },
               },
             },
@@ -249,7 +251,7 @@ function baseDocument(): Record<string, unknown> {
       '/v1/events': {
         get: {
           summary:
-            'Cluster events as server-sent events (vm.updated, vm.deleted, host.updated, member.changed, mode.changed, leader.changed)',
+            'Cluster events as server-sent events (vm.updated, vm.deleted, host.updated, member.changed, mode.changed, leader.changed, migration.progress)',
           parameters: [{ name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'integer' } }],
           responses: {
             200: { description: 'Event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
@@ -342,6 +344,7 @@ function baseDocument(): Record<string, unknown> {
           responses: { 200: json({ type: 'object' }, '`{ head, ok, records, problem? }`') },
         },
       },
+      ...migrationPaths(),
     },
   };
 }

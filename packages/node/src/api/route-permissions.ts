@@ -43,6 +43,13 @@ export const API_ROUTE_TABLE: readonly ApiRouteSpec[] = [
   { method: 'POST', path: '/v1/cluster/join', permission: 'open', audit: 'member.join' },
   { method: 'POST', path: '/v1/cluster/members/{id}/retire', permission: 'members.manage', audit: 'member.retire' },
   { method: 'GET', path: '/v1/audit', permission: 'audit.read' },
+  // #13 live migration
+  { method: 'POST', path: '/v1/vms/{id}/migrate', permission: 'vms.write', audit: 'vm.migrate' },
+  { method: 'GET', path: '/v1/migrations', permission: 'read' },
+  { method: 'GET', path: '/v1/migrations/{id}', permission: 'read' },
+  { method: 'DELETE', path: '/v1/migrations/{id}', permission: 'vms.write', audit: 'migration.cancel' },
+  { method: 'GET', path: '/v1/migrations/{id}/events', permission: 'read' },
+  { method: 'GET', path: '/v1/provider/vms', permission: 'read' },
 ];
 
 /** The table row of `METHOD path`, if any. */

@@ -17,6 +17,7 @@ import { verifyAuditLog, type AuditHead } from '../security/audit-log.js';
 import { bootstrapClusterSecurity } from '../security/cluster-bootstrap.js';
 import { isApiRole } from '../security/roles.js';
 import { refuseSecretFlags } from '../security/secret.js';
+import { migrateCommand } from './migrate-command.js';
 import { bytes, parseBytes, table } from './table.js';
 
 const USAGE = `novacron <command> [options]
@@ -28,6 +29,7 @@ const USAGE = `novacron <command> [options]
              (writes DIR/cluster.key, the gossip key every node is given, unless it exists)
   vm create ID --cpu MILLIS --memory BYTES [--group G] [--spread] [--label K=V ...]
   vm list | vm get ID | vm start ID | vm stop ID | vm delete ID
+  vm migrate ID [--to HOST] [--wait]   live-migrate (progress bar with rate and ETA)
   status
   token create --role viewer|operator|admin --name NAME [--ttl-ms MS] | token list | token revoke ID
   join-token create [--ttl-ms MS]
@@ -67,6 +69,8 @@ const OPTIONS = {
   spread: { type: 'boolean' },
   label: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  to: { type: 'string' },
+  wait: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -226,6 +230,21 @@ export async function runCli(
           vms,
         );
         return 0;
+      }
+      case 'vm migrate': {
+        const id = rest[0];
+        if (!id) throw new UsageError('vm migrate needs an ID');
+        return await migrateCommand(
+          client(values),
+          id,
+          {
+            ...(values.to ? { to: values.to } : {}),
+            wait: values.wait === true,
+            json,
+            tty: process.stdout.isTTY === true,
+          },
+          io,
+        );
       }
       case 'vm get':
       case 'vm start':

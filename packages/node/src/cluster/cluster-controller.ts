@@ -28,7 +28,24 @@ import {
   type VmRecord,
 } from './records.js';
 import type { StoreCapacityLedger } from './store-capacity-ledger.js';
+import { workloadConfig } from './workload-config.js';
 import { equalBytes } from './strong-store.js';
+
+/**
+ * How live migration (#13) tells the reconcile loop to keep its hands off
+ * VMs in flight: a source mid-migration, and arrivals at a destination
+ * until the log makes them this host's.
+ */
+export interface MigrationGuard {
+  /** An outgoing migration of this VM runs here: leave it alone. */
+  busy(vmId: string): boolean;
+  /** A copy of this VM is arriving here. */
+  arriving(vmId: string): boolean;
+  /** The loop resumed an arrived VM that the log now says is ours. */
+  resumed(vmId: string): void;
+  /** The loop removed an arrival the log does not back (rolled back or moved elsewhere). */
+  abandoned(vmId: string): void;
+}
 
 /** What this node offers as a host (advertised to the leader through membership meta). */
 export interface HostOffer {
@@ -93,6 +110,7 @@ export class ClusterController {
   #serial: Promise<unknown> = Promise.resolve();
   #lastLeader: string | null = null;
   #running = false;
+  #guard: MigrationGuard | undefined;
   readonly #placements;
   readonly #failovers;
 
@@ -107,6 +125,11 @@ export class ClusterController {
       name: 'novacron_node_failovers_total',
       help: 'VMs moved off a down host by this node as leader',
     });
+  }
+
+  /** Installs the migration guard (the migration component does, once it runs). */
+  setMigrationGuard(guard: MigrationGuard | undefined): void {
+    this.#guard = guard;
   }
 
   /** The leader this node knows of, or null. */
@@ -346,7 +369,14 @@ export class ClusterController {
     const epoch = to === vm.hostId ? vm.epoch : vm.epoch + 1;
     const event: VmPlacementEvent = { hostId: to, epoch, reason };
     const { site: _escrowSite, ...rest } = vm; // the new claim is on the shared pool
-    const next: VmRecord = { ...rest, hostId: to, epoch, history: [...vm.history, event].slice(-20) };
+    // A move ends any migration in flight: its commit (a CAS on the marked record) can no longer land.
+    const next: VmRecord = {
+      ...rest,
+      hostId: to,
+      epoch,
+      migration: undefined,
+      history: [...vm.history, event].slice(-20),
+    };
     const ok = await this.#i.store.cas(KEYS.vm(vm.request.id), encodeRecord(vm), encodeRecord(next));
     if (!ok) {
       if (to !== null) await this.#i.ledger.release([{ hostId: to, resources: vm.request.resources }]);
@@ -406,26 +436,50 @@ export class ClusterController {
   async #localTick(): Promise<void> {
     const hostId = this.#i.host.id;
     const p = this.#i.provider;
-    const mine = this.#i.store
-      .localRange(KEYS.vmsStart, KEYS.vmsEnd)
-      .flatMap(([, v]) => decodeVm(v) ?? [])
-      .filter((v) => v.hostId === hostId);
+    const guard = this.#guard;
+    const all = this.#i.store.localRange(KEYS.vmsStart, KEYS.vmsEnd).flatMap(([, v]) => decodeVm(v) ?? []);
+    const mine = all.filter((v) => v.hostId === hostId);
     const have = new Map((await p.listVms(hostId)).map((v) => [v.id, v]));
     for (const vm of mine) {
       const id = vm.request.id;
+      if (guard?.busy(id)) continue; // an outgoing migration owns the VM's state until it ends
       let cur = have.get(id);
-      if (!cur) cur = await p.createVm({ spec: specOf(vm.request), hostId }, { idempotencyKey: `${id}@${vm.epoch}` });
+      if (cur?.state === 'incoming') {
+        // Made ours while its copy was still arriving (a failover landed here): start it afresh.
+        await p.deleteVm(id);
+        guard?.abandoned(id);
+        cur = undefined;
+      }
+      if (!cur)
+        cur = await p.createVm(
+          { spec: specOf(vm.request), hostId, ...configOf(vm.request, p.name) },
+          { idempotencyKey: `${id}@${vm.epoch}` },
+        );
       if (vm.desired === 'running' && cur.state === 'stopped') await p.startVm(id);
-      else if (vm.desired === 'stopped' && (cur.state === 'running' || cur.state === 'paused')) await p.stopVm(id);
+      else if (vm.desired === 'running' && cur.state === 'paused') {
+        // An arrived migration (the log made it ours, so the source can no longer resume it).
+        await p.resumeVm(id);
+        guard?.resumed(id);
+      } else if (vm.desired === 'stopped' && (cur.state === 'running' || cur.state === 'paused')) await p.stopVm(id);
     }
     const owned = new Set(mine.map((v) => v.request.id));
+    const byId = new Map(all.map((v) => [v.request.id, v]));
     for (const v of have.values()) {
       if (owned.has(v.id) || this.#i.keepLocal?.(v.id)) continue;
+      if (guard?.busy(v.id)) continue;
+      // A copy arriving here that the log still backs stays until the ownership change (or rollback) commits.
+      if (guard?.arriving(v.id) && byId.get(v.id)?.migration?.to === hostId) continue;
       // The log says another host (or nobody) owns it now: never keep a second copy running.
       if (v.state === 'running' || v.state === 'paused') await p.stopVm(v.id);
       await p.deleteVm(v.id);
+      guard?.abandoned(v.id);
     }
   }
+}
+
+function configOf(r: PlacementRequest, provider: string): { config?: Record<string, number> } {
+  const config = workloadConfig(r, provider);
+  return config ? { config } : {};
 }
 
 function specOf(r: PlacementRequest): VmSpec {

@@ -8,6 +8,9 @@ export const KEYS = {
   vm: (id: string) => `vms/${id}`,
   vmsStart: 'vms/',
   vmsEnd: 'vms0',
+  migration: (id: string) => `migrations/${id}`,
+  migrationsStart: 'migrations/',
+  migrationsEnd: 'migrations0',
   ledger: 'ledger/v1',
 } as const;
 
@@ -37,8 +40,8 @@ export interface VmPlacementEvent {
   readonly hostId: string | null;
   /** Ownership epoch it started. */
   readonly epoch: number;
-  /** `created`, `failover` (its host went down), `retry` (was pending), `escrow` (placed on its site's escrow while the log was unreachable). */
-  readonly reason: 'created' | 'failover' | 'retry' | 'escrow';
+  /** `created`, `failover` (its host went down), `retry` (was pending), `escrow` (placed on its site's escrow while the log was unreachable), `migrated` (live migration, #13). */
+  readonly reason: 'created' | 'failover' | 'retry' | 'escrow' | 'migrated';
 }
 
 /**
@@ -64,6 +67,18 @@ export interface VmRecord {
    * VM leaves its host; the leader never releases it into the shared pool.
    */
   readonly site?: string;
+  /** A live migration in flight (#13): the destination may receive it; nobody else may move it meanwhile. */
+  readonly migration?: VmMigrationMarker;
+}
+
+/** The in-flight migration of a VM, recorded in its {@link VmRecord} while pre-copy runs. */
+export interface VmMigrationMarker {
+  /** Migration id. */
+  readonly id: string;
+  /** Destination host id. */
+  readonly to: string;
+  /** Destination node id. */
+  readonly toNode: string;
 }
 
 /** Encodes a record for the store. */

@@ -455,6 +455,83 @@ export const nodeConfigSchema = z.strictObject({
     })
     .prefault({})
     .describe('Encryption of peer links, API access control and the audit log (docs/security.md).'),
+  migration: z
+    .strictObject({
+      listen: HOST_PORT.default('127.0.0.1:0').describe(
+        'Address of the migration data port (amst lanes of incoming migrations; port 0 picks a free one).',
+      ),
+      advertise: HOST_PORT.optional().describe('Migration data address peers dial (default: the bound address).'),
+      downtimeBudgetMs: POSITIVE_MS.max(60_000)
+        .default(300)
+        .describe('Longest a VM may be paused at switchover (pre-copy switches over once the rest fits).'),
+      maxRounds: z
+        .number()
+        .int()
+        .min(1)
+        .max(1000)
+        .default(30)
+        .describe('Pre-copy rounds before giving up on convergence.'),
+      autoConverge: z
+        .boolean()
+        .default(true)
+        .describe("Throttle the guest's dirty rate (through the provider) when rounds stop shrinking."),
+      throttleSteps: z
+        .array(z.number().gt(0).lt(1))
+        .min(1)
+        .max(16)
+        .default([0.5, 0.25, 0.1, 0.02])
+        .describe('Successive dirty-rate caps, as fractions of the measured transfer rate.'),
+      postCopy: z
+        .boolean()
+        .default(true)
+        .describe('When pre-copy cannot converge, switch over and pull the remaining pages on demand.'),
+      switchoverCostMs: z
+        .number()
+        .nonnegative()
+        .max(10_000)
+        .default(20)
+        .describe('Fixed cost of a switchover (pause, last stream, ownership commit) added to the predicted downtime.'),
+      bandwidthBytesPerSecond: z
+        .number()
+        .nonnegative()
+        .default(0)
+        .describe("Bytes/s this node's outgoing migrations share, split by pba (0: unpaced)."),
+      lanes: z
+        .number()
+        .int()
+        .min(0)
+        .max(64)
+        .default(0)
+        .describe('amst lanes per migration stream (0: adaptive, amst chooses within the mode preset).'),
+      codec: z
+        .enum(['mode', 'none', 'lz4', 'zstd-1', 'zstd-3', 'zstd-19', 'deflate', 'adaptive'])
+        .default('mode')
+        .describe("hde codec for literal pages (`mode`: the mode profile's `hdeCodec`; `adaptive`: hde's selector)."),
+      batchPages: z.number().int().min(1).max(4096).default(256).describe('Pages per record of a migration stream.'),
+      postCopyStreamPages: z
+        .number()
+        .int()
+        .min(1)
+        .max(65_536)
+        .default(256)
+        .describe('Pages per post-copy stream (smaller: faulted pages are served sooner).'),
+      chunkBytes: z
+        .number()
+        .int()
+        .min(4096)
+        .max(16 * 1024 * 1024)
+        .default(256 * 1024)
+        .describe('amst chunk size of migration streams.'),
+      resumeWindowMs: POSITIVE_MS.max(600_000)
+        .default(5_000)
+        .describe('How long a stream whose lanes all died keeps redialling before the migration rolls back.'),
+      verifyDigest: z
+        .boolean()
+        .default(false)
+        .describe('Hash the memory on both sides at a pre-copy switchover (adds downtime; for audits and tests).'),
+    })
+    .prefault({})
+    .describe('Live migration (#13).'),
   log: z
     .strictObject({
       level: z

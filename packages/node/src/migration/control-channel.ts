@@ -5,7 +5,9 @@ export type ControlMessage =
   /** Destination → source: the guest touched pages still missing (post-copy). */
   | { readonly t: 'fault'; readonly migrationId: string; readonly pages: readonly number[] }
   /** Destination → source: the VM runs here now (wall-clock ms), for the downtime figure. */
-  | { readonly t: 'resumed'; readonly migrationId: string; readonly at: number; readonly digest?: string };
+  | { readonly t: 'resumed'; readonly migrationId: string; readonly at: number; readonly digest?: string }
+  /** Source → destination: the ownership change committed; check the log and resume now (saves a reconcile tick). */
+  | { readonly t: 'owned'; readonly migrationId: string; readonly vmId: string };
 
 /** Carries {@link ControlMessage}s between nodes (best effort: may drop; both halves cope). */
 export interface MigrationControl {
@@ -41,6 +43,8 @@ export function decodeControl(data: Uint8Array): ControlMessage | undefined {
       at: o.at,
       ...(typeof o.digest === 'string' && o.digest.length <= 128 ? { digest: o.digest } : {}),
     };
+  if (o.t === 'owned' && typeof o.vmId === 'string' && o.vmId.length <= 128)
+    return { t: 'owned', migrationId: o.migrationId, vmId: o.vmId };
   return undefined;
 }
 

@@ -10,7 +10,7 @@ import {
 } from '@novacron/core';
 import { NodeErrorCode, nodeError } from '../errors.js';
 import type { MigrationControl } from './control-channel.js';
-import { type MigrationRecord, MigrationStreamDecoder, RecordType, type StreamHeader } from './migration-wire.js';
+import { type StreamRecord, MigrationStreamDecoder, RecordType, type StreamHeader } from './migration-wire.js';
 import { decodeBatch } from './page-batch-codec.js';
 import { memoryDigest } from './memory-digest.js';
 
@@ -119,7 +119,7 @@ export class MigrationDestination implements Startable {
     let missing: number[] = [];
     let pages = 0;
     let rawBytes = 0;
-    const apply = async (r: MigrationRecord): Promise<void> => {
+    const apply = async (r: StreamRecord): Promise<void> => {
       if (r.type === RecordType.HEADER) return this.#open(r.header);
       const h = decoder.header!;
       if (r.type === RecordType.MISSING) {

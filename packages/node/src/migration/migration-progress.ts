@@ -23,6 +23,8 @@ export interface MigrationProgress {
   readonly rawBytes: number;
   /** Bytes amst put on the wire (encoded, with headers and resends). */
   readonly wireBytes: number;
+  /** Elapsed ms at which `wireBytes` was last measured (rates from two snapshots divide by this). */
+  readonly wireSampledMs: number;
   /** Pages sent (a page sent in two rounds counts twice). */
   readonly pagesSent: number;
   /** Bytes of the VM's memory. */

@@ -36,6 +36,8 @@ export interface MigrationEngineConfig extends ConvergenceConfig {
   readonly lanes: number | 'adaptive';
   /** Literal-page codec. */
   readonly codec: MigrationCodecSetting;
+  /** How long a stream whose lanes all died keeps redialling, in ms. */
+  readonly resumeWindowMs: number;
   /** Hash the memory on both sides at a pre-copy switchover (costs downtime; for tests and audits). */
   readonly verifyDigest: boolean;
 }
@@ -44,6 +46,8 @@ export interface MigrationEngineConfig extends ConvergenceConfig {
 export interface SwitchoverOutcome {
   /** True: the destination owns the VM now (the source must never resume it). */
   readonly committed: boolean;
+  /** When not committed: whether the source still owns the VM (rolled back) and may resume it. Default true. */
+  readonly sourceOwns?: boolean;
   /** Wall-clock ms the destination reported it resumed, if it did. */
   readonly resumedAt?: number;
 }
@@ -131,6 +135,7 @@ export class MigrationSource {
       round: 0,
       rawBytes: 0,
       wireBytes: 0,
+      wireSampledMs: 0,
       pagesSent: 0,
       memoryBytes: 0,
       dirtyPages: 0,
@@ -163,7 +168,7 @@ export class MigrationSource {
     const unsub = i.control.onMessage((_from, m) => {
       if (m.migrationId !== i.id) return;
       if (m.t === 'fault') for (const page of m.pages) this.#faults.add(page);
-      else {
+      else if (m.t === 'resumed') {
         this.#resumedAt = m.at;
         if (m.digest !== undefined) this.#p.destinationDigest = m.digest;
       }
@@ -254,6 +259,12 @@ export class MigrationSource {
       this.#committed = true;
       const outcome = await i.commit(postCopy ? 'postcopy' : 'precopy');
       if (!outcome.committed) {
+        if (outcome.sourceOwns === false) {
+          // Someone else moved the VM meanwhile (failover): it is neither ours nor the destination's.
+          throw nodeError(NodeErrorCode.MIGRATION_FAILED, 'the VM was moved elsewhere during the switchover', {
+            migrationId: i.id,
+          });
+        }
         this.#committed = false;
         throw nodeError(NodeErrorCode.MIGRATION_FAILED, 'the ownership change did not commit', {
           migrationId: i.id,
@@ -363,12 +374,15 @@ export class MigrationSource {
         chunkSize: i.config.chunkBytes,
         rate: () => i.rates.rate(i.id),
         signal: this.#abort.signal,
-        resumeWindowMs: 5_000,
+        resumeWindowMs: i.config.resumeWindowMs,
         onProgress: (tp) => {
           this.#p.wireBytes = wireBefore + tp.bytesSent;
+          this.#p.wireSampledMs = i.clock.now() - this.#started;
           this.#p.lanes = Math.max(this.#p.lanes, tp.lanes);
           this.#streamRate = tp.goodputBps / 8;
           if (this.#streamRate > 0) this.#p.rateBytesPerSecond = this.#streamRate;
+          const allocated = i.rates.rate(i.id);
+          if (allocated !== undefined) this.#p.allocatedBytesPerSecond = allocated;
           this.#emit();
         },
         ...(i.logger ? { logger: i.logger } : {}),
@@ -378,6 +392,7 @@ export class MigrationSource {
       throw err;
     }
     this.#p.wireBytes = wireBefore + result.wireBytes;
+    this.#p.wireSampledMs = i.clock.now() - this.#started;
     this.#p.lanes = Math.max(this.#p.lanes, result.maxLanes);
     const alloc = i.rates.rate(i.id);
     if (alloc !== undefined) this.#p.allocatedBytesPerSecond = alloc;

@@ -71,7 +71,7 @@ export interface PagesRecord {
 }
 
 /** A decoded record. */
-export type MigrationRecord =
+export type StreamRecord =
   | { readonly type: typeof RecordType.HEADER; readonly header: StreamHeader }
   | { readonly type: typeof RecordType.PAGES; readonly batch: PagesRecord }
   | { readonly type: typeof RecordType.MISSING; readonly pages: Uint32Array }
@@ -199,12 +199,12 @@ export class MigrationStreamDecoder {
   }
 
   /** Appends bytes and returns the records they complete. */
-  push(data: Uint8Array): MigrationRecord[] {
+  push(data: Uint8Array): StreamRecord[] {
     if (this.#ended && data.length > 0) throw corrupt('bytes after the END record');
     const buf = new Uint8Array(this.#buf.length + data.length);
     buf.set(this.#buf);
     buf.set(data, this.#buf.length);
-    const out: MigrationRecord[] = [];
+    const out: StreamRecord[] = [];
     let at = 0;
     while (buf.length - at >= RECORD_PREFIX) {
       const type = buf[at]!;
@@ -226,7 +226,7 @@ export class MigrationStreamDecoder {
     if (!this.#ended || this.#buf.length > 0) throw corrupt('stream ended before its END record');
   }
 
-  #decode(type: number, body: Uint8Array): MigrationRecord {
+  #decode(type: number, body: Uint8Array): StreamRecord {
     if (type === RecordType.HEADER) {
       if (this.#header) throw corrupt('second HEADER record');
       this.#header = decodeHeaderBody(body);

@@ -26,6 +26,7 @@ export const engineConfig = (o: Partial<MigrationEngineConfig> = {}): MigrationE
   chunkBytes: 64 * 1024,
   codec: 'lz4',
   verifyDigest: true,
+  resumeWindowMs: 2_000,
   ...o,
 });
 

@@ -93,8 +93,10 @@ const OPERATIONS: readonly VmOperation[] = [
  * `Unsupported`.
  *
  * VM config (`VmCreateRequest.config`): `dirtyBytesPerSecond`,
- * `workingSetBytes` (the dirtying model) and `image` (a `Uint8Array` of
- * initial memory contents, at most the VM's memory size).
+ * `workingSetBytes` (the dirtying model), `image` (a `Uint8Array` of
+ * initial memory contents, at most the VM's memory size) and `fillRandom`
+ * (a seed: every page starts as seeded random bytes, an incompressible
+ * guest for transfer measurements).
  */
 export class MemoryProvider implements VmProvider {
   readonly name = 'memory';
@@ -469,6 +471,11 @@ export class MemoryProvider implements VmProvider {
   }
 
   #loadInitialImage(vm: MemoryVm): void {
+    const seed = vm.request.config?.fillRandom;
+    if (typeof seed === 'number') {
+      const rng = this.#rng.fork(`fill:${vm.request.spec.id}:${seed}`);
+      for (let p = 0; p < vm.image.pageCount; p++) vm.image.write(p, rng.bytes(vm.image.pageSize));
+    }
     const image = vm.request.config?.image;
     if (!(image instanceof Uint8Array)) return;
     const size = vm.image.pageSize;
@@ -511,6 +518,7 @@ export class MemoryProvider implements VmProvider {
       if (c.dirtyBytesPerSecond !== undefined)
         assertNumber('config.dirtyBytesPerSecond', c.dirtyBytesPerSecond, { min: 0 });
       if (c.workingSetBytes !== undefined) assertNumber('config.workingSetBytes', c.workingSetBytes, { min: 0 });
+      if (c.fillRandom !== undefined) assertNumber('config.fillRandom', c.fillRandom);
     } catch (err) {
       throw providerError(ProviderErrorCode.Invalid, (err as Error).message, {}, err);
     }
