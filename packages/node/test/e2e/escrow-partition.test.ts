@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClusterKeyFile, NetworkFaults, NovacronClient, type NovacronNode, startNode } from '../../src/index.js';
+import {
+  bootstrapClusterSecurity,
+  createClusterKeyFile,
+  NetworkFaults,
+  NovacronClient,
+  type NovacronNode,
+  startNode,
+} from '../../src/index.js';
 import { createVmRetrying, freePorts, tempDir, until } from './helpers.js';
 
 const GiB = 2 ** 30;
@@ -15,6 +22,7 @@ beforeAll(async () => {
   const seeds = ports.map((p, i) => `n${i + 1}@127.0.0.1:${p}`);
   const keyFile = join(tempDir('nc-key-'), 'cluster.key');
   createClusterKeyFile(keyFile);
+  const sec = await bootstrapClusterSecurity(tempDir('nc-esc-sec-'));
   nodes = await Promise.all(
     ports.map((p, i) =>
       startNode(
@@ -29,13 +37,14 @@ beforeAll(async () => {
           gossip: { keyFile, probeIntervalMs: 300 },
           cluster: { raft: { tickMs: 100 }, escrow: { fraction: 0.25 } },
           api: { listen: '127.0.0.1:0' },
+          security: sec.config,
           log: { level: 'silent' },
         },
         { faults: faults[i]! },
       ),
     ),
   );
-  clients = nodes.map((n) => new NovacronClient({ baseUrl: n.apiUrl!, timeoutMs: 15_000 }));
+  clients = nodes.map((n) => new NovacronClient({ baseUrl: n.apiUrl!, timeoutMs: 15_000, token: sec.token }));
   await until(async () => (await clients[0]!.cluster()).hosts.length === 3, 20_000, 'three hosts registered');
   // The leader escrows a quarter of each host to its own node, which records the grant in its journal.
   await until(() => nodes.every((n) => n.escrow!.remaining().cpuMillis === 1000), 20_000, 'escrow granted');
