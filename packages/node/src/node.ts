@@ -479,7 +479,9 @@ export class NovacronNode {
         this.#gossipNetwork = c.gossip.sealed
           ? sealedPeerNetwork({
               inner: faulty(this.#udp),
-              keys: [
+              // A keyring (`security.gossipKeyFile`: several keys, rotation without a flag day) wins over
+              // the single cluster key (`gossip.keyFile`, `gossip.keyEnv`, or `<dataDir>/cluster.key`).
+              keys: this.#security?.gossipKeys ?? [
                 {
                   id: 1,
                   key: loadClusterKey({

@@ -324,7 +324,7 @@ export const nodeConfigSchema = z.strictObject({
         .min(1)
         .optional()
         .describe(
-          'File holding the cluster key (64 hex digits; `novacron cluster up` writes one). Default: `<dataDir>/cluster.key`, created by a node that has no other seeds.',
+          'File holding the cluster key (64 hex digits; `novacron cluster up` writes one). Default: `<dataDir>/cluster.key`, created by a node that has no other seeds. `security.gossipKeyFile` (a keyring, for rotation) replaces it when set.',
         ),
       keyEnv: z
         .string()
@@ -424,7 +424,7 @@ export const nodeConfigSchema = z.strictObject({
         .min(1)
         .optional()
         .describe(
-          'Cluster keyring for sealed UDP gossip (a secret): one `id:64-hex-digit-key` per line, id 1-255; the first line seals, every line opens (rotation without a flag day).',
+          'Cluster keyring for sealed UDP gossip (a secret): one `id:64-hex-digit-key` per line, id 1-255; the first line seals, every line opens (rotation without a flag day). When set it replaces `gossip.keyFile`/`gossip.keyEnv`.',
         ),
       apiTokenFile: z
         .string()
