@@ -101,6 +101,8 @@ function gossipTuning(g: NodeConfig['gossip'], profile: GossipProfileName): Part
   return {
     probeIntervalMs: interval,
     probeTimeoutMs: timeout,
+    // A graceful stop waits for the leave announcement to go out; two gossip rounds are plenty.
+    leaveTimeoutMs: Math.min(base.leaveTimeoutMs, Math.max(500, 2 * base.gossipIntervalMs)),
     ...(g.suspicionMult ? { suspicionMult: g.suspicionMult } : {}),
   };
 }

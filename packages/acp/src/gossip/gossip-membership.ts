@@ -278,14 +278,24 @@ export class GossipMembership implements Startable {
     const timeoutMs = options.timeoutMs ?? this.config.joinRetryMs * 5;
     return new Promise<string>((resolve, reject) => {
       let timer: Timer | undefined;
+      // A stop ends the wait at once: its timer must not outlive the member (it would hold the process open).
+      const onStop = () => {
+        timer?.cancel();
+        this.#joinWaiters.delete(done);
+        this.#stopWaiters.delete(onStop);
+        reject(this.#notStarted('join'));
+      };
       const done = (seed: string) => {
         timer?.cancel();
         this.#joinWaiters.delete(done);
+        this.#stopWaiters.delete(onStop);
         resolve(seed);
       };
       this.#joinWaiters.add(done);
+      this.#stopWaiters.add(onStop);
       timer = this.#init.clock.setTimeout(() => {
         this.#joinWaiters.delete(done);
+        this.#stopWaiters.delete(onStop);
         reject(
           new NovacronError(AcpErrorCode.GOSSIP_JOIN_FAILED, `gossip: no seed answered within ${timeoutMs} ms`, {
             details: { seeds: seeds.map((s) => (typeof s === 'string' ? s : s.id)), timeoutMs },
