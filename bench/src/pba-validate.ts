@@ -81,6 +81,7 @@ const variants: { name: string; make: () => Predictor }[] = [
   { name: 'long memory (0.999 at all h)', make: ensemble({ ...chosen, horizonMemory: false, decay: 0.999 }) },
   { name: 'sharpness 16,16,16,8,4', make: ensemble(chosen, [16, 16, 16, 8, 4]) },
   { name: 'sharpness 32', make: ensemble(chosen, [32, 32, 32, 32, 32]) },
+  { name: 'sharpness 16 everywhere', make: ensemble(chosen, [16, 16, 16, 16, 16]) },
   { name: 'prior weight 100', make: ensemble(chosen, DEFAULT_SHARPNESS, 100) },
   { name: 'without the lstm', make: ensemble(chosen, DEFAULT_SHARPNESS, DEFAULT_PRIOR_WEIGHT, false) },
   ...members().map((m, i) => ({ name: `member ${i}: ${m.kind}`, make: () => members()[i]! })),
