@@ -17,7 +17,7 @@ import { tracesRoot } from './traces-root.js';
 
 const sets = loadTraceSets(tracesRoot());
 const train = sets.flatMap((s) => s.train);
-const { horizons, scores, logBands } = fitPrior(train, true);
+const { horizons, scores, logBands } = fitPrior(train, undefined, true);
 console.log('interval prior (log band per horizon)', logBands.map((b) => `[${b.join(', ')}]`).join('  '));
 const file = join(
   dirname(fileURLToPath(import.meta.url)),

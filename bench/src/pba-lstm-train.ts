@@ -7,25 +7,32 @@
  * loads. Inputs: the last WINDOW samples relative to their mean; outputs:
  * the log ratio of the sample 1, 5 and 30 steps ahead to that mean.
  *
- * Run: `npx tsx bench/src/pba-lstm-train.ts [epochs]` (about a minute per
- * epoch on a loaded 2-core machine), then `npx biome check --write`.
+ * Run: `npx tsx bench/src/pba-lstm-train.ts [epochs]` (8 s to a minute per
+ * epoch, depending on the machine's load), then `npx biome check --write`.
+ * With `--validation` it trains only on the fitting part of the training
+ * files (see pba-prior.ts `isValidation`) and writes nothing but
+ * bench/results/pba-lstm-validation.json, which pba-validate.ts uses so
+ * that its LSTM has not seen the validation files either.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seededRng } from '@novacron/core';
 import { LstmNetwork, type LstmModel, huberGrad, loadTraceSets, lstmFeatures } from '@novacron/pba';
+import { isValidation } from './pba-prior.js';
 import { tracesRoot } from './traces-root.js';
 
 const WINDOW = 10;
 const HIDDEN = 12;
 const HORIZONS = [1, 5, 30];
-const EPOCHS = Number(process.argv[2] ?? 4);
+const args = process.argv.slice(2);
+const VALIDATION = args.includes('--validation');
+const EPOCHS = Number(args.find((a) => !a.startsWith('--')) ?? 4);
 const BATCH = 32;
 const LR = 3e-3;
 
 const sets = loadTraceSets(tracesRoot());
-const train = sets.flatMap((s) => s.train);
+const train = sets.flatMap((s) => s.train).filter((t) => !VALIDATION || !isValidation(t.name));
 interface Example {
   steps: Float64Array[];
   targets: (number | undefined)[];
@@ -94,6 +101,11 @@ const model: LstmModel = {
 };
 const here = dirname(fileURLToPath(import.meta.url));
 mkdirSync(join(here, '..', 'results'), { recursive: true });
+if (VALIDATION) {
+  writeFileSync(join(here, '..', 'results', 'pba-lstm-validation.json'), JSON.stringify(model));
+  console.log('wrote bench/results/pba-lstm-validation.json');
+  process.exit(0);
+}
 writeFileSync(join(here, '..', 'results', 'pba-lstm.json'), JSON.stringify(model));
 writeFileSync(
   join(here, '..', '..', 'packages', 'pba', 'src', 'lstm', 'default-lstm-model.ts'),

@@ -10,6 +10,7 @@ import {
   DEFAULT_TRACKED_HORIZONS,
   EnsemblePredictor,
   type TraceSeries,
+  type TrackedPredictor,
   defaultMembers,
   evaluatePredictor,
 } from '@novacron/pba';
@@ -51,16 +52,20 @@ function quantileOf(sorted: number[], q: number): number {
  * percentiles of log(outcome / forecast) give the band (offset like the
  * tracker's ratios, so zeros do not explode).
  */
-export function fitPrior(files: readonly TraceSeries[], log = false): FittedPrior {
+export function fitPrior(
+  files: readonly TraceSeries[],
+  makeMembers: () => TrackedPredictor[] = () => defaultMembers(),
+  log = false,
+): FittedPrior {
   const horizons = [...DEFAULT_TRACKED_HORIZONS];
-  const scores = defaultMembers().map((m, i) => {
-    const metrics = evaluatePredictor(defaultMembers()[i]!, files, { horizons });
+  const scores = makeMembers().map((m, i) => {
+    const metrics = evaluatePredictor(makeMembers()[i]!, files, { horizons });
     if (log) console.log(m.kind.padEnd(14), metrics.map((x) => (x.mae / x.meanOutcome).toFixed(4)).join('  '));
     return metrics.map((x) => round(x.mae / x.meanOutcome, 5));
   });
   const logRatios = horizons.map(() => [] as number[]);
   const ens = new EnsemblePredictor({
-    members: defaultMembers(),
+    members: makeMembers(),
     sharpness: [...DEFAULT_SHARPNESS],
     prior: { scores, weight: DEFAULT_PRIOR_WEIGHT },
   });

@@ -3,13 +3,14 @@
  * held-out files: the TRAINING files of each set are split again by
  * {@link isValidation} (second byte of SHA-256 of the name); the prior is
  * fitted on the rest and every variant is scored on the validation part.
- * (The LSTM member's weights were trained on all training files, so its
- * validation figures are optimistic; the variants compared here differ
- * only in the ensemble around it.)
+ * The LSTM member is the one `pba-lstm-train.ts --validation` trained on
+ * the fitting files only (results/pba-lstm-validation.json); without that
+ * file the script stops rather than score an LSTM on files it was trained on.
  *
- * Run: `npx tsx bench/src/pba-validate.ts` (about a minute).
+ * Run: `npx tsx bench/src/pba-lstm-train.ts 15 --validation` once, then
+ * `npx tsx bench/src/pba-validate.ts` (about 20 s).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Predictor } from '@novacron/core';
@@ -18,6 +19,8 @@ import {
   DEFAULT_SHARPNESS,
   EnsemblePredictor,
   type ErrorTrackerOptions,
+  LstmPredictor,
+  checkLstmModel,
   defaultMembers,
   evaluatePredictor,
   loadTraceSets,
@@ -30,7 +33,21 @@ const sets = loadTraceSets(tracesRoot()).map((s) => ({
   fit: s.train.filter((t) => !isValidation(t.name)),
   validation: s.train.filter((t) => isValidation(t.name)),
 }));
-const prior = fitPrior(sets.flatMap((s) => s.fit));
+const lstmFile = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'pba-lstm-validation.json');
+if (!existsSync(lstmFile)) {
+  console.error(`${lstmFile} missing: run npx tsx bench/src/pba-lstm-train.ts 15 --validation first`);
+  process.exit(2);
+}
+const lstmModel = checkLstmModel(JSON.parse(readFileSync(lstmFile, 'utf8')));
+/** The default's members with the LSTM trained on the fitting files only. */
+const members = (tracking: ErrorTrackerOptions = { horizonMemory: true }, lstm = true) => [
+  ...defaultMembers({ lstm: false, tracking }),
+  ...(lstm ? [new LstmPredictor({ tracking: { horizonMemory: true, ...tracking }, model: lstmModel })] : []),
+];
+const prior = fitPrior(
+  sets.flatMap((s) => s.fit),
+  () => members(),
+);
 console.log('prior fitted on', sets.map((s) => `${s.name} ${s.fit.length}`).join(', '));
 console.log('  symmetric half-widths', prior.logHalfWidths.join(' '));
 console.log('  asymmetric bands     ', prior.logBands.map((b) => `[${b.join(', ')}]`).join(' '));
@@ -43,12 +60,12 @@ const ensemble =
     lstm = true,
   ) =>
   () => {
-    const members = defaultMembers({ lstm, tracking });
+    const ms = members(tracking, lstm);
     return new EnsemblePredictor({
       tracking,
-      members,
+      members: ms,
       sharpness: [...sharpness],
-      prior: { scores: prior.scores.slice(0, members.length), weight },
+      prior: { scores: prior.scores.slice(0, ms.length), weight },
     });
   };
 // The default's configuration (defaultMembers adds horizonMemory unless told otherwise), then the
@@ -64,9 +81,10 @@ const variants: { name: string; make: () => Predictor }[] = [
   { name: 'long memory (0.999 at all h)', make: ensemble({ ...chosen, horizonMemory: false, decay: 0.999 }) },
   { name: 'sharpness 16,16,16,8,4', make: ensemble(chosen, [16, 16, 16, 8, 4]) },
   { name: 'sharpness 32', make: ensemble(chosen, [32, 32, 32, 32, 32]) },
+  { name: 'sharpness 16 everywhere', make: ensemble(chosen, [16, 16, 16, 16, 16]) },
   { name: 'prior weight 100', make: ensemble(chosen, DEFAULT_SHARPNESS, 100) },
   { name: 'without the lstm', make: ensemble(chosen, DEFAULT_SHARPNESS, DEFAULT_PRIOR_WEIGHT, false) },
-  ...defaultMembers().map((m, i) => ({ name: `member ${i}: ${m.kind}`, make: () => defaultMembers()[i]! })),
+  ...members().map((m, i) => ({ name: `member ${i}: ${m.kind}`, make: () => members()[i]! })),
 ];
 
 const HORIZONS = [1, 5, 30];
