@@ -110,12 +110,13 @@ interface Space {
   readonly unconfirmed: Map<string, number>;
   /** The last step 1 sent for this namespace (see `#ask`). */
   /**
-   * The last step 1 we sent for this namespace: to whom, when, and the
-   * state vector we learnt they hold (from their digest) when known.
+   * The step 1 whose answer may still be arriving: to whom, when it was
+   * sent, when the last step 2 from that peer was applied, and the state
+   * vector the peer showed in its latest digest (what the answer covers).
    */
-  asked: { readonly peer: string; readonly at: number; readonly want: Map<number, number> | undefined } | undefined;
-  /** When the last sync step 2 (or a chunk of one) arrived. */
-  lastStep2At: number;
+  asked:
+    | { readonly peer: string; readonly at: number; lastStep2At: number; want: Map<number, number> | undefined }
+    | undefined;
 }
 
 const LOCAL = Symbol('local');
@@ -460,7 +461,6 @@ export class CrdtSync implements StateSync {
       watchers: new Set(),
       unconfirmed: new Map(),
       asked: undefined,
-      lastStep2At: Number.NEGATIVE_INFINITY,
     };
     map.observe((event, tx) => {
       const keys = [...event.keysChanged].sort();
@@ -558,24 +558,30 @@ export class CrdtSync implements StateSync {
     const target = peer ?? (this.#init.peers.length > 0 ? this.#init.rng.pick(this.#init.peers) : undefined);
     if (target === undefined) return;
     if (this.#receiving(space)) return;
-    space.asked = { peer: target, at: this.#init.clock.now(), want };
+    const now = this.#init.clock.now();
+    space.asked = { peer: target, at: now, lastStep2At: now, want };
     this.#sendStep1(target, space);
   }
 
   /**
-   * Whether an answer to our last step 1 may still be arriving: it was sent
-   * within two intervals, or a step 2 arrived within the last two, and we do
-   * not yet hold what the asked peer showed in its digest. Meanwhile we
-   * neither ask again nor send digests for the namespace (they would show
-   * the half-transferred state and draw the same state from every peer);
-   * the digest after it shows what is still missing.
+   * Whether the answer to our last step 1 may still be arriving: the asked
+   * peer's last step 2 was applied (or the step 1 sent) within the last two
+   * intervals, and we do not yet hold what that peer showed in its latest
+   * digest. Once over, it stays over until the next step 1 (a lost step 1
+   * thus costs two intervals).
    */
   #receiving(space: Space): boolean {
     const asked = space.asked;
     if (!asked) return false;
-    if (this.#init.clock.now() - Math.max(asked.at, space.lastStep2At) >= 2 * this.#antiEntropyMs) return false;
-    if (!asked.want) return true;
-    return !stateVectorCovers(Y.decodeStateVector(Y.encodeStateVector(space.doc)), asked.want);
+    const active = this.#init.clock.now() - asked.lastStep2At < 2 * this.#antiEntropyMs;
+    if (
+      !active ||
+      (asked.want !== undefined && stateVectorCovers(Y.decodeStateVector(Y.encodeStateVector(space.doc)), asked.want))
+    ) {
+      space.asked = undefined;
+      return false;
+    }
+    return true;
   }
 
   /** Bytes of Yjs update that fit one sync message of `ns` (namespace and type headers aside). */
@@ -649,8 +655,9 @@ export class CrdtSync implements StateSync {
           this.#sendStep1(from, space);
       } else {
         const step2 = type === syncProtocol.messageYjsSyncStep2;
-        if (step2) space.lastStep2At = this.#init.clock.now();
         Y.applyUpdate(space.doc, payload, { peer: from, step2 } satisfies RemoteOrigin);
+        // Stamped after applying: a large chunk on a busy machine takes a while.
+        if (step2 && space.asked?.peer === from) space.asked.lastStep2At = this.#init.clock.now();
       }
     } catch (err) {
       this.#malformed(from, err);
@@ -679,6 +686,7 @@ export class CrdtSync implements StateSync {
     }
     const space = this.#space(ns, true);
     if (!space) return;
+    if (space.asked?.peer === from) space.asked.want = theirs;
     const mine = docDigest(space.doc);
     const ours = Y.decodeStateVector(mine.stateVector);
     const key = `${from}\u0000${ns}`;
