@@ -31,7 +31,7 @@ import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { AssErrorCode } from '../errors.js';
-import { docDigest, stateVectorCovers, stateVectorsEqual } from './digest.js';
+import { type DocDigest, docDigest, stateVectorCovers, stateVectorsEqual } from './digest.js';
 import { encodeUpdateChunks, updateChunks } from './update-chunks.js';
 import { decodeUpdateRecord, encodeUpdateRecord } from './update-record.js';
 
@@ -108,6 +108,11 @@ interface Space {
   readonly watchers: Set<(c: StateChange) => void>;
   /** Per peer: when a change of ours started waiting for that peer's confirmation. */
   readonly unconfirmed: Map<string, number>;
+  /**
+   * The document's digest, until it changes: computing one walks every
+   * struct, and digests are compared several times per interval.
+   */
+  digest: DocDigest | undefined;
   /** The last step 1 sent for this namespace (see `#ask`). */
   /**
    * The step 1 whose answer may still be arriving: to whom, when it was
@@ -362,7 +367,7 @@ export class CrdtSync implements StateSync {
     if (!this.#running) return;
     for (const space of this.#spaces.values()) {
       if (this.#receiving(space)) continue;
-      const d = docDigest(space.doc);
+      const d = this.#digest(space);
       const msg = encodeMsgpack({ v: 1, n: space.ns, s: d.stateVector, h: d.deleteSetHash });
       for (const peer of this.#init.peers) this.#send(peer, CRDT_DIGEST_CHANNEL, msg);
     }
@@ -461,6 +466,7 @@ export class CrdtSync implements StateSync {
       watchers: new Set(),
       unconfirmed: new Map(),
       asked: undefined,
+      digest: undefined,
     };
     map.observe((event, tx) => {
       const keys = [...event.keysChanged].sort();
@@ -483,9 +489,17 @@ export class CrdtSync implements StateSync {
       }
       for (const l of this.#spaceListeners) l(ns, keys, tx.origin);
     });
-    doc.on('update', (update: Uint8Array, origin: unknown) => this.#onUpdate(created, update, origin));
+    doc.on('update', (update: Uint8Array, origin: unknown) => {
+      created.digest = undefined;
+      this.#onUpdate(created, update, origin);
+    });
     this.#spaces.set(ns, created);
     return created;
+  }
+
+  #digest(space: Space): DocDigest {
+    space.digest ??= docDigest(space.doc);
+    return space.digest;
   }
 
   #onUpdate(space: Space, update: Uint8Array, origin: unknown): void {
@@ -687,7 +701,7 @@ export class CrdtSync implements StateSync {
     const space = this.#space(ns, true);
     if (!space) return;
     if (space.asked?.peer === from) space.asked.want = theirs;
-    const mine = docDigest(space.doc);
+    const mine = this.#digest(space);
     const ours = Y.decodeStateVector(mine.stateVector);
     const key = `${from}\u0000${ns}`;
     if (stateVectorCovers(theirs, ours)) space.unconfirmed.delete(from);
