@@ -113,6 +113,12 @@ interface Space {
    * struct, and digests are compared several times per interval.
    */
   digest: DocDigest | undefined;
+  /**
+   * Per peer, the last step 2 sent from its own state vector: what it
+   * brings them up to, the peer's state vector as last seen, and when that
+   * last advanced (or the step 2 was sent).
+   */
+  readonly sent: Map<string, { upTo: Map<number, number>; seen: Map<number, number>; progressAt: number }>;
   /** The last step 1 sent for this namespace (see `#ask`). */
   /**
    * The step 1 whose answer may still be arriving: to whom, when it was
@@ -467,6 +473,7 @@ export class CrdtSync implements StateSync {
       unconfirmed: new Map(),
       asked: undefined,
       digest: undefined,
+      sent: new Map(),
     };
     map.observe((event, tx) => {
       const keys = [...event.keysChanged].sort();
@@ -598,6 +605,35 @@ export class CrdtSync implements StateSync {
     return true;
   }
 
+  /**
+   * Sends `peer` what its digest shows it lacks, except what an earlier
+   * step 2 of ours is still bringing it: while its state vector keeps
+   * advancing towards that step 2 (within two intervals of the last
+   * advance), only newer changes go out. A large transfer on a slow or busy
+   * link is thus not sent again at every digest; one that stalls (a lost
+   * chunk) is re-sent from the peer's state vector.
+   */
+  #repair(peer: string, space: Space, theirs: Map<number, number>, ours: Map<number, number>): void {
+    const now = this.#init.clock.now();
+    const prev = space.sent.get(peer);
+    if (prev && !stateVectorCovers(theirs, prev.upTo)) {
+      if (!stateVectorCovers(prev.seen, theirs)) {
+        prev.seen = theirs;
+        prev.progressAt = now;
+      }
+      if (now - prev.progressAt < 2 * this.#antiEntropyMs) {
+        if (stateVectorCovers(prev.upTo, ours)) return;
+        const from = new Map(theirs);
+        for (const [client, clock] of prev.upTo) if ((from.get(client) ?? 0) < clock) from.set(client, clock);
+        this.#sendStep2(peer, space, from);
+        prev.upTo = ours;
+        return;
+      }
+    }
+    this.#sendStep2(peer, space, theirs);
+    space.sent.set(peer, { upTo: ours, seen: theirs, progressAt: now });
+  }
+
   /** Bytes of Yjs update that fit one sync message of `ns` (namespace and type headers aside). */
   #chunkBudget(ns: string): number {
     const header = 5 + 3 * ns.length + 1 + 5;
@@ -664,6 +700,11 @@ export class CrdtSync implements StateSync {
       if (type === syncProtocol.messageYjsSyncStep1) {
         const theirs = Y.decodeStateVector(payload);
         this.#sendStep2(from, space, theirs);
+        space.sent.set(from, {
+          upTo: Y.decodeStateVector(this.#digest(space).stateVector),
+          seen: theirs,
+          progressAt: this.#init.clock.now(),
+        });
         // They have something we lack: ask for it in the same round.
         if (!stateVectorCovers(Y.decodeStateVector(Y.encodeStateVector(space.doc)), theirs))
           this.#sendStep1(from, space);
@@ -714,7 +755,7 @@ export class CrdtSync implements StateSync {
       this.#divergence.set(key, { peer: from, namespace: ns, since: this.#init.clock.now() });
     }
     // Repair both ways: what they lack (with our whole delete set), and a step 1 for what we lack.
-    this.#sendStep2(from, space, theirs);
+    this.#repair(from, space, theirs, ours);
     if (!stateVectorCovers(ours, theirs)) this.#ask(space, from, theirs);
     else if (mine.deleteSetHash !== hash) this.#sendStep1(from, space);
   }
