@@ -114,11 +114,11 @@ interface Space {
    */
   digest: DocDigest | undefined;
   /**
-   * Per peer, the last step 2 sent from its own state vector: what it
-   * brings them up to, the peer's state vector as last seen, and when that
-   * last advanced (or the step 2 was sent).
+   * Per peer, what our step 2s and pushed updates are bringing it: our
+   * state vector when we last sent, the peer's state vector from its last
+   * digest, and when we started sending without it catching up.
    */
-  readonly sent: Map<string, { upTo: Map<number, number>; seen: Map<number, number>; progressAt: number }>;
+  readonly sent: Map<string, InFlight>;
   /** The last step 1 sent for this namespace (see `#ask`). */
   /**
    * The step 1 whose answer may still be arriving: to whom, when it was
@@ -132,6 +132,12 @@ interface Space {
 
 const LOCAL = Symbol('local');
 const RESTORE = Symbol('restore');
+interface InFlight {
+  upTo: Map<number, number>;
+  seen: Map<number, number> | undefined;
+  since: number;
+}
+
 interface RemoteOrigin {
   readonly peer: string;
   /** Part of a sync step 2 (an answer to a step 1 or a repair), which is not relayed. */
@@ -534,7 +540,10 @@ export class CrdtSync implements StateSync {
       parts = encodeUpdateChunks(space.doc, target, budget);
     }
     const msgs = parts.map((part) => this.#syncMessage(space.ns, (e) => syncProtocol.writeUpdate(e, part)));
-    for (const peer of targets.slice(0, this.#fanout)) for (const msg of msgs) this.#send(peer, CRDT_SYNC_CHANNEL, msg);
+    for (const peer of targets.slice(0, this.#fanout)) {
+      for (const msg of msgs) this.#send(peer, CRDT_SYNC_CHANNEL, msg);
+      this.#sentAll(peer, space);
+    }
   }
 
   #persist(ns: string, update: Uint8Array): void {
@@ -606,22 +615,21 @@ export class CrdtSync implements StateSync {
   }
 
   /**
-   * Sends `peer` what its digest shows it lacks, except what an earlier
-   * step 2 of ours is still bringing it: while its state vector keeps
-   * advancing towards that step 2 (within two intervals of the last
-   * advance), only newer changes go out. A large transfer on a slow or busy
-   * link is thus not sent again at every digest; one that stalls (a lost
-   * chunk) is re-sent from the peer's state vector.
+   * Sends `peer` what its digest shows it lacks, except what our earlier
+   * step 2s and pushed updates are still bringing it: while its state
+   * vector keeps advancing towards them from one digest to the next, only
+   * newer changes go out. A busy receiver, or a large transfer on a slow
+   * link, is thus not sent the same state again at every digest; one that
+   * stalls (a lost message) gets it again from its state vector, and so
+   * does one still behind after 20 intervals.
    */
   #repair(peer: string, space: Space, theirs: Map<number, number>, ours: Map<number, number>): void {
     const now = this.#init.clock.now();
     const prev = space.sent.get(peer);
-    if (prev && !stateVectorCovers(theirs, prev.upTo)) {
-      if (!stateVectorCovers(prev.seen, theirs)) {
-        prev.seen = theirs;
-        prev.progressAt = now;
-      }
-      if (now - prev.progressAt < 2 * this.#antiEntropyMs) {
+    if (prev && !stateVectorCovers(theirs, prev.upTo) && now - prev.since < 20 * this.#antiEntropyMs) {
+      const advanced = prev.seen === undefined || advancedTowards(prev.seen, theirs, prev.upTo);
+      prev.seen = theirs;
+      if (advanced) {
         if (stateVectorCovers(prev.upTo, ours)) return;
         const from = new Map(theirs);
         for (const [client, clock] of prev.upTo) if ((from.get(client) ?? 0) < clock) from.set(client, clock);
@@ -631,7 +639,15 @@ export class CrdtSync implements StateSync {
       }
     }
     this.#sendStep2(peer, space, theirs);
-    space.sent.set(peer, { upTo: ours, seen: theirs, progressAt: now });
+    space.sent.set(peer, { upTo: ours, seen: theirs, since: now });
+  }
+
+  /** Notes that `peer` was sent everything up to our current state. */
+  #sentAll(peer: string, space: Space): void {
+    const ours = Y.decodeStateVector(this.#digest(space).stateVector);
+    const prev = space.sent.get(peer);
+    if (prev) prev.upTo = ours;
+    else space.sent.set(peer, { upTo: ours, seen: undefined, since: this.#init.clock.now() });
   }
 
   /** Bytes of Yjs update that fit one sync message of `ns` (namespace and type headers aside). */
@@ -703,7 +719,7 @@ export class CrdtSync implements StateSync {
         space.sent.set(from, {
           upTo: Y.decodeStateVector(this.#digest(space).stateVector),
           seen: theirs,
-          progressAt: this.#init.clock.now(),
+          since: this.#init.clock.now(),
         });
         // They have something we lack: ask for it in the same round.
         if (!stateVectorCovers(Y.decodeStateVector(Y.encodeStateVector(space.doc)), theirs))
@@ -759,4 +775,17 @@ export class CrdtSync implements StateSync {
     if (!stateVectorCovers(ours, theirs)) this.#ask(space, from, theirs);
     else if (mine.deleteSetHash !== hash) this.#sendStep1(from, space);
   }
+}
+
+/** Whether `now` holds more than `before` of some client that `target` has and `before` lacked. */
+function advancedTowards(
+  before: ReadonlyMap<number, number>,
+  now: ReadonlyMap<number, number>,
+  target: ReadonlyMap<number, number>,
+): boolean {
+  for (const [client, clock] of target) {
+    const was = before.get(client) ?? 0;
+    if (was < clock && (now.get(client) ?? 0) > was) return true;
+  }
+  return false;
 }
