@@ -135,7 +135,10 @@ const RESTORE = Symbol('restore');
 interface InFlight {
   upTo: Map<number, number>;
   seen: Map<number, number> | undefined;
+  /** When the peer was last sent everything from its own state vector. */
   since: number;
+  /** When its state vector last advanced towards `upTo` (or `since`). */
+  advancedAt: number;
 }
 
 interface RemoteOrigin {
@@ -616,20 +619,21 @@ export class CrdtSync implements StateSync {
 
   /**
    * Sends `peer` what its digest shows it lacks, except what our earlier
-   * step 2s and pushed updates are still bringing it: while its state
-   * vector keeps advancing towards them from one digest to the next, only
-   * newer changes go out. A busy receiver, or a large transfer on a slow
-   * link, is thus not sent the same state again at every digest; one that
-   * stalls (a lost message) gets it again from its state vector, and so
-   * does one still behind after 20 intervals.
+   * step 2s and pushed updates are still bringing it: until its state
+   * vector has not advanced towards them for three intervals, only newer
+   * changes go out. A busy receiver, or a large transfer on a slow link, is
+   * thus not sent the same state again at every digest (nor for each stale
+   * digest queued while we were busy sending); one that stalls (a lost
+   * message) gets it again from its state vector, and so does one still
+   * behind after 20 intervals.
    */
   #repair(peer: string, space: Space, theirs: Map<number, number>, ours: Map<number, number>): void {
     const now = this.#init.clock.now();
     const prev = space.sent.get(peer);
     if (prev && !stateVectorCovers(theirs, prev.upTo) && now - prev.since < 20 * this.#antiEntropyMs) {
-      const advanced = prev.seen === undefined || advancedTowards(prev.seen, theirs, prev.upTo);
+      if (prev.seen === undefined || advancedTowards(prev.seen, theirs, prev.upTo)) prev.advancedAt = now;
       prev.seen = theirs;
-      if (advanced) {
+      if (now - Math.max(prev.since, prev.advancedAt) < 3 * this.#antiEntropyMs) {
         if (stateVectorCovers(prev.upTo, ours)) return;
         const from = new Map(theirs);
         for (const [client, clock] of prev.upTo) if ((from.get(client) ?? 0) < clock) from.set(client, clock);
@@ -639,7 +643,7 @@ export class CrdtSync implements StateSync {
       }
     }
     this.#sendStep2(peer, space, theirs);
-    space.sent.set(peer, { upTo: ours, seen: theirs, since: now });
+    space.sent.set(peer, { upTo: ours, seen: theirs, since: now, advancedAt: now });
   }
 
   /** Notes that `peer` was sent everything up to our current state. */
@@ -647,7 +651,10 @@ export class CrdtSync implements StateSync {
     const ours = Y.decodeStateVector(this.#digest(space).stateVector);
     const prev = space.sent.get(peer);
     if (prev) prev.upTo = ours;
-    else space.sent.set(peer, { upTo: ours, seen: undefined, since: this.#init.clock.now() });
+    else {
+      const now = this.#init.clock.now();
+      space.sent.set(peer, { upTo: ours, seen: undefined, since: now, advancedAt: now });
+    }
   }
 
   /** Bytes of Yjs update that fit one sync message of `ns` (namespace and type headers aside). */
@@ -716,10 +723,12 @@ export class CrdtSync implements StateSync {
       if (type === syncProtocol.messageYjsSyncStep1) {
         const theirs = Y.decodeStateVector(payload);
         this.#sendStep2(from, space, theirs);
+        const now = this.#init.clock.now();
         space.sent.set(from, {
           upTo: Y.decodeStateVector(this.#digest(space).stateVector),
           seen: theirs,
-          since: this.#init.clock.now(),
+          since: now,
+          advancedAt: now,
         });
         // They have something we lack: ask for it in the same round.
         if (!stateVectorCovers(Y.decodeStateVector(Y.encodeStateVector(space.doc)), theirs))
