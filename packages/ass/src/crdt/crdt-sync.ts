@@ -648,7 +648,7 @@ export class CrdtSync implements StateSync {
 
   /** Notes that `peer` was sent everything up to our current state. */
   #sentAll(peer: string, space: Space): void {
-    const ours = Y.decodeStateVector(this.#digest(space).stateVector);
+    const ours = Y.decodeStateVector(Y.encodeStateVector(space.doc));
     const prev = space.sent.get(peer);
     if (prev) prev.upTo = ours;
     else {
@@ -725,7 +725,7 @@ export class CrdtSync implements StateSync {
         this.#sendStep2(from, space, theirs);
         const now = this.#init.clock.now();
         space.sent.set(from, {
-          upTo: Y.decodeStateVector(this.#digest(space).stateVector),
+          upTo: Y.decodeStateVector(Y.encodeStateVector(space.doc)),
           seen: theirs,
           since: now,
           advancedAt: now,
