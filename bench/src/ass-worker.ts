@@ -41,11 +41,19 @@ const tcp = tcpPeerNetwork({
   maxQueueMessages: 100_000,
 });
 const blocked = new Set<string>();
+// One-way delay added to every message sent (0: plain loopback); emulates a
+// hybrid-mode link. Equal delays keep Node's timers, and so messages, in order.
+let delayMs = 0;
 const gate: PeerNetwork = {
   localId: id,
   maxMessageSize: tcp.maxMessageSize,
   send: (to, channel, data) => {
-    if (!blocked.has(to)) tcp.send(to, channel, data);
+    if (blocked.has(to)) return;
+    if (delayMs === 0) tcp.send(to, channel, data);
+    else
+      setTimeout(() => {
+        if (!blocked.has(to)) tcp.send(to, channel, data);
+      }, delayMs);
   },
   handle: (channel, handler: PeerMessageHandler) =>
     tcp.handle(channel, (from, data) => {
@@ -185,6 +193,10 @@ const handlers: Record<string, (c: Cmd) => Promise<unknown>> = {
     blocked.clear();
     await until(c.sv as string);
     return { ms: wall() - t0 };
+  },
+  async delay(c) {
+    delayMs = c.ms as number;
+    return {};
   },
   async block(c) {
     for (const p of c.peers as string[]) blocked.add(p);

@@ -31,7 +31,7 @@ import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { AssErrorCode } from '../errors.js';
-import { docDigest, stateVectorCovers, stateVectorsEqual } from './digest.js';
+import { type DocDigest, docDigest, stateVectorCovers, stateVectorsEqual } from './digest.js';
 import { encodeUpdateChunks, updateChunks } from './update-chunks.js';
 import { decodeUpdateRecord, encodeUpdateRecord } from './update-record.js';
 
@@ -108,18 +108,39 @@ interface Space {
   readonly watchers: Set<(c: StateChange) => void>;
   /** Per peer: when a change of ours started waiting for that peer's confirmation. */
   readonly unconfirmed: Map<string, number>;
+  /**
+   * The document's digest, until it changes: computing one walks every
+   * struct, and digests are compared several times per interval.
+   */
+  digest: DocDigest | undefined;
+  /**
+   * Per peer, what our step 2s and pushed updates are bringing it: our
+   * state vector when we last sent, the peer's state vector from its last
+   * digest, and when we started sending without it catching up.
+   */
+  readonly sent: Map<string, InFlight>;
   /** The last step 1 sent for this namespace (see `#ask`). */
   /**
-   * The last step 1 we sent for this namespace: to whom, when, and the
-   * state vector we learnt they hold (from their digest) when known.
+   * The step 1 whose answer may still be arriving: to whom, when it was
+   * sent, when the last step 2 from that peer was applied, and the state
+   * vector the peer showed in its latest digest (what the answer covers).
    */
-  asked: { readonly peer: string; readonly at: number; readonly want: Map<number, number> | undefined } | undefined;
-  /** When the last sync step 2 (or a chunk of one) arrived. */
-  lastStep2At: number;
+  asked:
+    | { readonly peer: string; readonly at: number; lastStep2At: number; want: Map<number, number> | undefined }
+    | undefined;
 }
 
 const LOCAL = Symbol('local');
 const RESTORE = Symbol('restore');
+interface InFlight {
+  upTo: Map<number, number>;
+  seen: Map<number, number> | undefined;
+  /** When the peer was last sent everything from its own state vector. */
+  since: number;
+  /** When its state vector last advanced towards `upTo` (or `since`). */
+  advancedAt: number;
+}
+
 interface RemoteOrigin {
   readonly peer: string;
   /** Part of a sync step 2 (an answer to a step 1 or a repair), which is not relayed. */
@@ -361,7 +382,7 @@ export class CrdtSync implements StateSync {
     if (!this.#running) return;
     for (const space of this.#spaces.values()) {
       if (this.#receiving(space)) continue;
-      const d = docDigest(space.doc);
+      const d = this.#digest(space);
       const msg = encodeMsgpack({ v: 1, n: space.ns, s: d.stateVector, h: d.deleteSetHash });
       for (const peer of this.#init.peers) this.#send(peer, CRDT_DIGEST_CHANNEL, msg);
     }
@@ -460,7 +481,8 @@ export class CrdtSync implements StateSync {
       watchers: new Set(),
       unconfirmed: new Map(),
       asked: undefined,
-      lastStep2At: Number.NEGATIVE_INFINITY,
+      digest: undefined,
+      sent: new Map(),
     };
     map.observe((event, tx) => {
       const keys = [...event.keysChanged].sort();
@@ -483,9 +505,17 @@ export class CrdtSync implements StateSync {
       }
       for (const l of this.#spaceListeners) l(ns, keys, tx.origin);
     });
-    doc.on('update', (update: Uint8Array, origin: unknown) => this.#onUpdate(created, update, origin));
+    doc.on('update', (update: Uint8Array, origin: unknown) => {
+      created.digest = undefined;
+      this.#onUpdate(created, update, origin);
+    });
     this.#spaces.set(ns, created);
     return created;
+  }
+
+  #digest(space: Space): DocDigest {
+    space.digest ??= docDigest(space.doc);
+    return space.digest;
   }
 
   #onUpdate(space: Space, update: Uint8Array, origin: unknown): void {
@@ -513,7 +543,10 @@ export class CrdtSync implements StateSync {
       parts = encodeUpdateChunks(space.doc, target, budget);
     }
     const msgs = parts.map((part) => this.#syncMessage(space.ns, (e) => syncProtocol.writeUpdate(e, part)));
-    for (const peer of targets.slice(0, this.#fanout)) for (const msg of msgs) this.#send(peer, CRDT_SYNC_CHANNEL, msg);
+    for (const peer of targets.slice(0, this.#fanout)) {
+      for (const msg of msgs) this.#send(peer, CRDT_SYNC_CHANNEL, msg);
+      this.#sentAll(peer, space);
+    }
   }
 
   #persist(ns: string, update: Uint8Array): void {
@@ -558,24 +591,70 @@ export class CrdtSync implements StateSync {
     const target = peer ?? (this.#init.peers.length > 0 ? this.#init.rng.pick(this.#init.peers) : undefined);
     if (target === undefined) return;
     if (this.#receiving(space)) return;
-    space.asked = { peer: target, at: this.#init.clock.now(), want };
+    const now = this.#init.clock.now();
+    space.asked = { peer: target, at: now, lastStep2At: now, want };
     this.#sendStep1(target, space);
   }
 
   /**
-   * Whether an answer to our last step 1 may still be arriving: it was sent
-   * within two intervals, or a step 2 arrived within the last two, and we do
-   * not yet hold what the asked peer showed in its digest. Meanwhile we
-   * neither ask again nor send digests for the namespace (they would show
-   * the half-transferred state and draw the same state from every peer);
-   * the digest after it shows what is still missing.
+   * Whether the answer to our last step 1 may still be arriving: the asked
+   * peer's last step 2 was applied (or the step 1 sent) within the last two
+   * intervals, and we do not yet hold what that peer showed in its latest
+   * digest. Once over, it stays over until the next step 1 (a lost step 1
+   * thus costs two intervals).
    */
   #receiving(space: Space): boolean {
     const asked = space.asked;
     if (!asked) return false;
-    if (this.#init.clock.now() - Math.max(asked.at, space.lastStep2At) >= 2 * this.#antiEntropyMs) return false;
-    if (!asked.want) return true;
-    return !stateVectorCovers(Y.decodeStateVector(Y.encodeStateVector(space.doc)), asked.want);
+    const active = this.#init.clock.now() - asked.lastStep2At < 2 * this.#antiEntropyMs;
+    if (
+      !active ||
+      (asked.want !== undefined && stateVectorCovers(Y.decodeStateVector(Y.encodeStateVector(space.doc)), asked.want))
+    ) {
+      space.asked = undefined;
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Sends `peer` what its digest shows it lacks, except what our earlier
+   * step 2s and pushed updates are still bringing it: until its state
+   * vector has not advanced towards them for three intervals, only newer
+   * changes go out. A busy receiver, or a large transfer on a slow link, is
+   * thus not sent the same state again at every digest (nor for each stale
+   * digest queued while we were busy sending); one that stalls (a lost
+   * message) gets it again from its state vector, and so does one still
+   * behind after 20 intervals.
+   */
+  #repair(peer: string, space: Space, theirs: Map<number, number>, ours: Map<number, number>): void {
+    const now = this.#init.clock.now();
+    const prev = space.sent.get(peer);
+    if (prev && !stateVectorCovers(theirs, prev.upTo) && now - prev.since < 20 * this.#antiEntropyMs) {
+      if (prev.seen === undefined || advancedTowards(prev.seen, theirs, prev.upTo)) prev.advancedAt = now;
+      prev.seen = theirs;
+      if (now - Math.max(prev.since, prev.advancedAt) < 3 * this.#antiEntropyMs) {
+        if (stateVectorCovers(prev.upTo, ours)) return;
+        const from = new Map(theirs);
+        for (const [client, clock] of prev.upTo) if ((from.get(client) ?? 0) < clock) from.set(client, clock);
+        this.#sendStep2(peer, space, from);
+        prev.upTo = ours;
+        return;
+      }
+    }
+    this.#sendStep2(peer, space, theirs);
+    space.sent.set(peer, { upTo: ours, seen: theirs, since: now, advancedAt: now });
+  }
+
+  /** Notes that `peer` was sent everything up to our current state. */
+  #sentAll(peer: string, space: Space): void {
+    const ours = Y.decodeStateVector(Y.encodeStateVector(space.doc));
+    const prev = space.sent.get(peer);
+    if (prev) prev.upTo = ours;
+    else {
+      const now = this.#init.clock.now();
+      space.sent.set(peer, { upTo: ours, seen: undefined, since: now, advancedAt: now });
+    }
   }
 
   /** Bytes of Yjs update that fit one sync message of `ns` (namespace and type headers aside). */
@@ -644,13 +723,21 @@ export class CrdtSync implements StateSync {
       if (type === syncProtocol.messageYjsSyncStep1) {
         const theirs = Y.decodeStateVector(payload);
         this.#sendStep2(from, space, theirs);
+        const now = this.#init.clock.now();
+        space.sent.set(from, {
+          upTo: Y.decodeStateVector(Y.encodeStateVector(space.doc)),
+          seen: theirs,
+          since: now,
+          advancedAt: now,
+        });
         // They have something we lack: ask for it in the same round.
         if (!stateVectorCovers(Y.decodeStateVector(Y.encodeStateVector(space.doc)), theirs))
           this.#sendStep1(from, space);
       } else {
         const step2 = type === syncProtocol.messageYjsSyncStep2;
-        if (step2) space.lastStep2At = this.#init.clock.now();
         Y.applyUpdate(space.doc, payload, { peer: from, step2 } satisfies RemoteOrigin);
+        // Stamped after applying: a large chunk on a busy machine takes a while.
+        if (step2 && space.asked?.peer === from) space.asked.lastStep2At = this.#init.clock.now();
       }
     } catch (err) {
       this.#malformed(from, err);
@@ -679,7 +766,8 @@ export class CrdtSync implements StateSync {
     }
     const space = this.#space(ns, true);
     if (!space) return;
-    const mine = docDigest(space.doc);
+    if (space.asked?.peer === from) space.asked.want = theirs;
+    const mine = this.#digest(space);
     const ours = Y.decodeStateVector(mine.stateVector);
     const key = `${from}\u0000${ns}`;
     if (stateVectorCovers(theirs, ours)) space.unconfirmed.delete(from);
@@ -692,8 +780,21 @@ export class CrdtSync implements StateSync {
       this.#divergence.set(key, { peer: from, namespace: ns, since: this.#init.clock.now() });
     }
     // Repair both ways: what they lack (with our whole delete set), and a step 1 for what we lack.
-    this.#sendStep2(from, space, theirs);
+    this.#repair(from, space, theirs, ours);
     if (!stateVectorCovers(ours, theirs)) this.#ask(space, from, theirs);
     else if (mine.deleteSetHash !== hash) this.#sendStep1(from, space);
   }
+}
+
+/** Whether `now` holds more than `before` of some client that `target` has and `before` lacked. */
+function advancedTowards(
+  before: ReadonlyMap<number, number>,
+  now: ReadonlyMap<number, number>,
+  target: ReadonlyMap<number, number>,
+): boolean {
+  for (const [client, clock] of target) {
+    const was = before.get(client) ?? 0;
+    if (was < clock && (now.get(client) ?? 0) > was) return true;
+  }
+  return false;
 }
