@@ -21,7 +21,7 @@ import { SecurityErrorCode } from '../security/security-errors.js';
 import { mintToken } from '../security/token-format.js';
 import { openApiDocument } from './openapi.js';
 import { API_ROUTE_TABLE, type ApiRouteSpec, routeSpec } from './route-permissions.js';
-import { MIGRATION_ROUTES, migrationRoutes } from './migration-routes.js';
+import { migrationRoutes } from './migration-routes.js';
 import { modeOverrideSchema, vmCreateSchema } from './vm-request.js';
 
 /**
