@@ -384,11 +384,11 @@ export class NovacronNode {
     this.#lastReconfigureMs = ms;
     this.metrics
       .histogram({
-        name: 'novacron_node_reconfigure_ms',
-        help: 'Time from a mode change to every component reconfigured',
-        buckets: [0.1, 0.5, 1, 5, 10, 50, 100, 500],
+        name: 'novacron_node_reconfigure_seconds',
+        help: 'Time from a mode change to every component reconfigured, in seconds',
+        buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
       })
-      .observe(this.#lastReconfigureMs);
+      .observe(this.#lastReconfigureMs / 1000);
     this.events.emit('mode.changed', {
       from: change.from,
       to: change.to,

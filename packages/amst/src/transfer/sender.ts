@@ -186,7 +186,11 @@ class SendSession {
       acked: m.counter({ name: 'novacron_amst_acked_bytes_total', help: 'Raw bytes acknowledged by receivers.' }),
       retx: m.counter({ name: 'novacron_amst_retransmitted_chunks_total', help: 'Chunks sent again.' }),
       lanes: m.gauge({ name: 'novacron_amst_lanes', help: 'Lanes open in amst transfers.' }),
-      rtt: m.histogram({ name: 'novacron_amst_chunk_rtt_ms', help: 'Chunk send-to-ack time (ms).' }),
+      rtt: m.histogram({
+        name: 'novacron_amst_chunk_rtt_seconds',
+        help: 'Chunk send-to-ack time in seconds.',
+        buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      }),
     };
   }
 
@@ -707,7 +711,7 @@ class SendSession {
           const rtt = this.clock.now() - chunk.sentAt;
           this.sampleRtt(rtt);
           this.minChunkRtt = Math.min(this.minChunkRtt, rtt);
-          this.metrics.rtt.observe(rtt);
+          this.metrics.rtt.observe(rtt / 1000);
           if (chunk.lane) this.maybeCloseRetired(chunk.lane);
         }
         if (m.deliveredOffset > this.delivered) this.advanceDelivered(m.deliveredOffset);

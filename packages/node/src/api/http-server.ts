@@ -148,10 +148,10 @@ export function apiHandler(node: NovacronNode, options: ApiServerOptions = {}): 
     labelNames: ['route', 'status'],
   });
   const latency = node.metrics.histogram({
-    name: 'novacron_api_request_duration_ms',
-    help: 'HTTP API request latency',
+    name: 'novacron_api_request_duration_seconds',
+    help: 'HTTP API request latency in seconds',
     labelNames: ['route'],
-    buckets: [1, 5, 10, 50, 100, 500, 1000, 5000],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
   });
   const auth: AuthHook = options.auth ?? bearerAuth(node);
   const routes = buildRoutes(node, sse);
@@ -274,7 +274,7 @@ export function apiHandler(node: NovacronNode, options: ApiServerOptions = {}): 
         span.setAttribute('http.response.status_code', status);
         span.end();
         requests.inc(1, { route: name, status: String(status) });
-        latency.observe(performance.now() - t0, { route: name });
+        latency.observe((performance.now() - t0) / 1000, { route: name });
       }
     });
   };

@@ -172,7 +172,7 @@ describe('three nodes in one process, real TCP and HTTP on loopback', () => {
   it('serves Prometheus metrics that promtool accepts (when installed)', async () => {
     const text = await clients[0]!.metrics();
     expect(text).toContain('novacron_api_requests_total');
-    expect(text).toMatch(/# TYPE novacron_api_request_duration_ms histogram/);
+    expect(text).toMatch(/# TYPE novacron_api_request_duration_seconds histogram/);
     const promtool = spawnSync('which', ['promtool']).status === 0;
     if (promtool) {
       const out = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
