@@ -281,3 +281,21 @@ describe('stream relay header', () => {
     );
   });
 });
+
+describe('stream relay codecs', () => {
+  it('sends raw chunks in datacenter mode and hde elsewhere; the destination decodes both', async () => {
+    for (const mode of ['datacenter', 'internet'] as const) {
+      const { a, b } = pair();
+      const data = new Uint8Array(512 * 1024).fill(7);
+      const rx = await openStreamRelayReceive({ transport: b, listenAddress: 'b:0', migrationId: 'c' });
+      const tx = await openStreamRelaySend({ transport: a, address: rx.address, migrationId: 'c', vmId: 'v', mode });
+      const reading = drain(rx.stream);
+      await tx.stream.write(data);
+      await tx.stream.closeWrite();
+      const [sent, , out] = await Promise.all([tx.done, rx.done, reading]);
+      expect(Buffer.from(out).equals(Buffer.from(data))).toBe(true);
+      if (mode === 'datacenter') expect(sent.wireBytes).toBeGreaterThan(data.length);
+      else expect(sent.wireBytes).toBeLessThan(data.length / 10);
+    }
+  });
+});
