@@ -15,7 +15,8 @@
  * (loopback; intercontinental and lossy through the WAN emulator, each with
  * CUBIC and with BBR), dirty 0,16,64, every QEMU setting: many hours.
  * Narrow with `--paths`, `--dirty`, `--settings` (see migration/settings.ts),
- * `--timeout-s`, `--memory`.
+ * `--timeout-s`, `--memory`; `--link-hint` hands the emulated profile to
+ * hde's codec selector as the link estimate (as pba would in a node).
  *
  * Needs: qemu-system-x86 10.0, linux-image-amd64, gcc + libc6-dev + cpio
  * (guest), and for WAN paths root + iproute2. Run after `pnpm build`:

@@ -24,6 +24,8 @@ interface PeerConfig {
   readonly listenHost: string;
   readonly mode: LinkMode;
   readonly migrationId: string;
+  /** The emulated path's profile, given to hde's selector as the link estimate (what pba would supply). */
+  readonly link?: { readonly rttMs: number; readonly bandwidthBps: number; readonly lossRate: number };
 }
 
 const [role, configJson] = process.argv.slice(2);
@@ -102,6 +104,7 @@ try {
       provider,
       mode: config.mode,
       migration: options,
+      ...(config.link ? { link: () => ({ at: clock.now(), mode: config.mode, ...config.link! }) } : {}),
     });
     say({
       type: 'sent',

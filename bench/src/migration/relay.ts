@@ -95,12 +95,19 @@ export async function runRelayCell(o: {
   readonly link?: WanLink;
   readonly mode: LinkMode;
   readonly timeoutMs: number;
+  /** Link estimate handed to the codec selector (`--link-hint`): the emulated profile. */
+  readonly linkHint?: { readonly rttMs: number; readonly bandwidthBps: number; readonly lossRate: number };
 }): Promise<CellResult> {
   const clock = systemClock();
   const dir = mkdtempSync(join(tmpdir(), 'nc-bench-relay-'));
   const monitor = new HeartbeatMonitor(clock);
   const cell = { path: o.path, dirtyMiBps: o.guest.dirtyMiBps, way: 'novacron' };
-  const common = { guest: o.guest, mode: o.mode, migrationId: `bench-${process.pid}-${Date.now()}` };
+  const common = {
+    guest: o.guest,
+    mode: o.mode,
+    migrationId: `bench-${process.pid}-${Date.now()}`,
+    ...(o.linkHint ? { link: o.linkHint } : {}),
+  };
   const src = startPeer(
     'src',
     { ...common, workDir: join(dir, 'a'), listenHost: o.link?.a.address ?? '127.0.0.1' },
