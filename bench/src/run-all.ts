@@ -24,6 +24,7 @@ const BENCHES = [
   'itp-batch.ts',
   'pbft.ts',
   'qemu-migration.ts',
+  'migration.ts',
   'raft.ts',
   'gossip.ts',
   'node-reconfigure.ts',

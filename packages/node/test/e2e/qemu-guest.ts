@@ -3,6 +3,8 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { systemClock } from '@novacron/core';
+import { HeartbeatMonitor, QemuProvider } from '@novacron/providers';
 
 /** The distribution kernel (linux-image-amd64), if installed. */
 export function distributionKernel(): string | undefined {
@@ -46,5 +48,44 @@ export function workloadConfig(kernel: string, initramfs: string, dirtyMiBps: nu
     initrd: initramfs,
     append: `console=ttyS0 quiet panic=-1 nc_rate_mib=${dirtyMiBps} nc_ws_mib=${workingSetMiB}`,
     serialSocket: true,
+  };
+}
+
+/**
+ * Two QEMU providers (two nodes' worth) with the workload guest running on
+ * the first (heartbeat warm) and an incoming VM `vm` on the second, both
+ * consoles on one heartbeat monitor.
+ */
+export async function startWorkloadPair(o: {
+  readonly work: string;
+  readonly name: string;
+  readonly initramfs: string;
+  readonly memoryMiB: number;
+  readonly dirtyMiBps: number;
+  readonly workingSetMiB: number;
+}) {
+  const clock = systemClock();
+  const source = new QemuProvider({ clock, workDir: join(o.work, `${o.name}-a`), defaultTimeoutMs: 600_000 });
+  const destination = new QemuProvider({ clock, workDir: join(o.work, `${o.name}-b`), defaultTimeoutMs: 600_000 });
+  await source.start();
+  await destination.start();
+  const monitor = new HeartbeatMonitor(clock);
+  const config = workloadConfig(distributionKernel()!, o.initramfs, o.dirtyMiBps, o.workingSetMiB);
+  const spec = { id: 'vm', resources: { cpuMillis: 1000, memoryBytes: o.memoryMiB * 2 ** 20 } };
+  await source.createVm({ spec, hostId: 'local', config });
+  await source.startVm('vm');
+  await monitor.attach('src', source.serialPath('vm'));
+  await monitor.waitFor(100);
+  await destination.createVm({ spec, hostId: 'local', config, incoming: true });
+  await monitor.attach('dst', destination.serialPath('vm'));
+  return {
+    source,
+    destination,
+    monitor,
+    async close() {
+      monitor.close();
+      await source.stop();
+      await destination.stop();
+    },
   };
 }

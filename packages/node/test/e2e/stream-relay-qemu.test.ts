@@ -3,8 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TcpTransport } from '@novacron/amst';
-import { systemClock } from '@novacron/core';
-import { HeartbeatMonitor, QemuProvider } from '@novacron/providers';
+import type { QemuProvider } from '@novacron/providers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   StreamRelayErrorCode,
@@ -12,7 +11,7 @@ import {
   relayStreamReceive,
   relayStreamSend,
 } from '../../src/index.js';
-import { buildWorkloadInitramfs, distributionKernel, qemuGuestUnavailable, workloadConfig } from './qemu-guest.js';
+import { buildWorkloadInitramfs, qemuGuestUnavailable, startWorkloadPair } from './qemu-guest.js';
 
 const MiB = 2 ** 20;
 const MEMORY_MIB = 128;
@@ -31,7 +30,6 @@ async function ramHash(provider: QemuProvider, vmId: string, dir: string): Promi
 describe.skipIf(unavailable !== undefined)('stream relay with real QEMU (loopback TCP, amst lanes, hde)', () => {
   let initramfs: string;
   let work: string;
-  const clock = systemClock();
   beforeAll(() => {
     initramfs = buildWorkloadInitramfs();
     work = mkdtempSync(join(tmpdir(), 'nc-relay-e2e-'));
@@ -41,31 +39,8 @@ describe.skipIf(unavailable !== undefined)('stream relay with real QEMU (loopbac
     rmSync(work, { recursive: true, force: true });
   });
 
-  async function setup(name: string) {
-    const source = new QemuProvider({ clock, workDir: join(work, `${name}-a`), defaultTimeoutMs: 120_000 });
-    const destination = new QemuProvider({ clock, workDir: join(work, `${name}-b`), defaultTimeoutMs: 120_000 });
-    await source.start();
-    await destination.start();
-    const monitor = new HeartbeatMonitor(clock);
-    const config = workloadConfig(distributionKernel()!, initramfs, 4, 32);
-    const spec = { id: 'vm', resources: { cpuMillis: 1000, memoryBytes: MEMORY_MIB * MiB } };
-    await source.createVm({ spec, hostId: 'local', config });
-    await source.startVm('vm');
-    await monitor.attach('src', source.serialPath('vm'));
-    await monitor.waitFor(100);
-    await destination.createVm({ spec, hostId: 'local', config, incoming: true });
-    await monitor.attach('dst', destination.serialPath('vm'));
-    return {
-      source,
-      destination,
-      monitor,
-      async close() {
-        monitor.close();
-        await source.stop();
-        await destination.stop();
-      },
-    };
-  }
+  const setup = (name: string) =>
+    startWorkloadPair({ work, name, initramfs, memoryMiB: MEMORY_MIB, dirtyMiBps: 4, workingSetMiB: 32 });
 
   it('migrates the running workload guest: RAM identical at switchover, heartbeat continues, bytes agree', async () => {
     const t = await setup('ok');

@@ -1,5 +1,5 @@
 import { MemoryNetwork, MemoryTransport, noneCodec, sendTransfer } from '@novacron/amst';
-import { CoreErrorCode, type Duplex, isNovacronError, seededRng } from '@novacron/core';
+import { CoreErrorCode, type Duplex, type StreamTransport, isNovacronError, seededRng } from '@novacron/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -279,5 +279,89 @@ describe('stream relay header', () => {
         }
       }),
     );
+  });
+});
+
+describe('stream relay codecs', () => {
+  it('sends raw chunks in datacenter mode and hde elsewhere; the destination decodes both', async () => {
+    for (const mode of ['datacenter', 'internet'] as const) {
+      const { a, b } = pair();
+      const data = new Uint8Array(512 * 1024).fill(7);
+      const rx = await openStreamRelayReceive({ transport: b, listenAddress: 'b:0', migrationId: 'c' });
+      const tx = await openStreamRelaySend({ transport: a, address: rx.address, migrationId: 'c', vmId: 'v', mode });
+      const reading = drain(rx.stream);
+      await tx.stream.write(data);
+      await tx.stream.closeWrite();
+      const [sent, , out] = await Promise.all([tx.done, rx.done, reading]);
+      expect(Buffer.from(out).equals(Buffer.from(data))).toBe(true);
+      if (mode === 'datacenter') expect(sent.wireBytes).toBeGreaterThan(data.length);
+      else expect(sent.wireBytes).toBeLessThan(data.length / 10);
+    }
+  });
+});
+
+/** Dials through `inner` and flips one byte of each chunk payload (writes ≥ 4 KiB) while `corrupt()` says so. */
+function corrupting(inner: StreamTransport, corrupt: () => boolean): StreamTransport {
+  return {
+    name: 'corrupting',
+    listen: (address, handler) => inner.listen(address, handler),
+    async dial(address, options) {
+      const d = await inner.dial(address, options);
+      return Object.assign(Object.create(d) as Duplex, {
+        write(data: Uint8Array) {
+          if (data.length < 4096 || !corrupt()) return d.write(data);
+          const bad = data.slice();
+          bad[bad.length - 1]! ^= 0x5a;
+          return d.write(bad);
+        },
+        [Symbol.asyncIterator]: () => d[Symbol.asyncIterator](),
+      });
+    },
+  };
+}
+
+describe('stream relay over a corrupting path', () => {
+  it('corrupt chunks are refused and resent: the backend still gets every byte in order', async () => {
+    const { a, b } = pair();
+    let flips = 3;
+    const data = randomBytes(1024 * 1024, 11);
+    const rx = await openStreamRelayReceive({ transport: b, listenAddress: 'b:0', migrationId: 'x', mode: 'internet' });
+    const tx = await openStreamRelaySend({
+      transport: corrupting(a, () => flips-- > 0),
+      address: rx.address,
+      migrationId: 'x',
+      vmId: 'v',
+      mode: 'internet',
+    });
+    const reading = drain(rx.stream);
+    await tx.stream.write(data);
+    await tx.stream.closeWrite();
+    const [sent, , out] = await Promise.all([tx.done, rx.done, reading]);
+    expect(Buffer.from(out).equals(Buffer.from(data))).toBe(true);
+    expect(sent.transfer.corruptChunks).toBe(3);
+    expect(sent.transfer.retransmittedChunks).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a path that corrupts everything fails both halves with a typed error and resets the backend stream', async () => {
+    const { a, b } = pair();
+    const rx = await openStreamRelayReceive({
+      transport: b,
+      listenAddress: 'b:0',
+      migrationId: 'x',
+      resumeWindowMs: 50,
+    });
+    const tx = await openStreamRelaySend({
+      transport: corrupting(a, () => true),
+      address: rx.address,
+      migrationId: 'x',
+      vmId: 'v',
+      resumeWindowMs: 50,
+    });
+    const reading = drain(rx.stream);
+    void tx.stream.write(randomBytes(256 * 1024, 5)).catch(() => undefined);
+    void tx.stream.closeWrite().catch(() => undefined);
+    await expect(tx.done).rejects.toMatchObject({ code: 'AMST_TOO_MANY_CORRUPT_CHUNKS' });
+    await expect(rx.done).rejects.toSatisfy(isNovacronError);
+    await expect(reading).rejects.toMatchObject({ code: CoreErrorCode.STREAM_CLOSED });
   });
 });
