@@ -224,7 +224,7 @@ export class RaftGroup implements ConsensusGroup {
         details: { leader: core.leader },
       });
     }
-    return this.#await(at, options);
+    return this.#awaitEntry(at, options);
   }
 
   /**
@@ -232,7 +232,7 @@ export class RaftGroup implements ConsensusGroup {
    * processing loop, which may answer it before returning (one voter, an
    * in-memory log).
    */
-  #await(
+  #awaitEntry(
     at: { readonly index: number; readonly term: number },
     options: { readonly signal?: AbortSignal; readonly timeoutMs?: number },
   ): Promise<ProposeResult> {
@@ -310,7 +310,7 @@ export class RaftGroup implements ConsensusGroup {
         details: { leader: core.leader },
       });
     }
-    const r = await this.#await(at, options);
+    const r = await this.#awaitEntry(at, options);
     return { index: r.index };
   }
 

@@ -1,4 +1,5 @@
 import { appendFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { SEED_ENV, SimWorld, parseSeed, replayCommand } from '@novacron/testkit';
 import { expect, it } from 'vitest';
 import { runRaftSimulation, soakOptions } from '../unit/raft-sim-harness.js';
@@ -10,6 +11,8 @@ import { runRaftSimulation, soakOptions } from '../unit/raft-sim-harness.js';
 const NAME = 'raft soak: safety and linearizability over 10,000 seeds';
 const from = Number(process.env.RAFT_SOAK_FROM ?? 1);
 const to = Number(process.env.RAFT_SOAK_TO ?? 10_000);
+if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 1 || to < from)
+  throw new Error(`RAFT_SOAK_FROM / RAFT_SOAK_TO must be integers with 1 <= from <= to, not ${from} / ${to}`);
 const replay = process.env[SEED_ENV];
 const seeds =
   replay !== undefined && replay !== ''
@@ -32,7 +35,7 @@ it(
         const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
         outcome = `FAIL ${message}`;
         failures.push(
-          `seed ${seed}: ${message}\n  replay: ${replayCommand(seed, { project: file.projectName, file: file.filepath, testName: NAME })}`,
+          `seed ${seed}: ${message}\n  replay: NOVACRON_SLOW=1 ${replayCommand(seed, { project: file.projectName, file: relative(process.cwd(), file.filepath), testName: NAME })}`,
         );
       }
       if (process.env.RAFT_SOAK_LOG)

@@ -1,8 +1,8 @@
-import { MemoryDurableLog, stopAll } from '@novacron/core';
+import { encodeMsgpack, MemoryDurableLog, stopAll } from '@novacron/core';
 import { SimNetwork, SimWorld, simRun } from '@novacron/testkit';
 import { consensusGroupCompliance, ListStateMachine } from '@novacron/testkit/compliance/consensus-group';
 import { describe, expect, it } from 'vitest';
-import { KvStateMachine, RaftGroup, ReplicatedKv } from '../../src/index.js';
+import { KvStateMachine, MemorySnapshotStore, RaftGroup, ReplicatedKv, SessionTable } from '../../src/index.js';
 
 consensusGroupCompliance('RaftGroup (simulated, lossy network)', {
   setup() {
@@ -105,5 +105,51 @@ describe('RaftGroup with a single voter', () => {
     expect(new TextDecoder().decode((await simRun(world, kv.get('k'), 1_000))!)).toBe('v1');
     await simRun(world, Promise.all([group.read(), group.read(), kv.get('k')]), 1_000);
     await group.stop();
+  });
+});
+
+describe('RaftGroup restart after an interrupted snapshot install', () => {
+  it('finishes the install: a log suffix that conflicts with the saved snapshot is dropped, a matching one kept', async () => {
+    const entries = (from: number, to: number, term: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => ({ index: from + i, term, data: new Uint8Array([0]) }));
+    for (const [logTerm, kept] of [
+      [1, [] as number[]],
+      [2, [6]],
+    ] as const) {
+      // The snapshot (index 5, term 2) was saved, then the member crashed
+      // before truncating and compacting its log (entries 1..6).
+      const log = new MemoryDurableLog();
+      await log.open();
+      await log.append(entries(1, 6, logTerm));
+      await log.setHardState({ term: 2, vote: null, commit: 0 });
+      const store = new KvStateMachine();
+      const snapshots = new MemorySnapshotStore();
+      await snapshots.save({
+        index: 5,
+        term: 2,
+        data: encodeMsgpack([new SessionTable().snapshot(), store.snapshot()]),
+        config: { voters: ['a', 'b', 'c'], learners: [] },
+      });
+      const world = new SimWorld({ seed: 'interrupted-install' });
+      const net = new SimNetwork(world, { defaults: { latencyMs: 1 } });
+      const node = world.addNode('a');
+      const group = new RaftGroup({
+        id: 'a',
+        voters: ['a', 'b', 'c'],
+        network: net.endpoint('a'),
+        log,
+        clock: node.clock,
+        rng: node.rng.fork('raft'),
+        stateMachine: store,
+        snapshots,
+        tickMs: 10,
+      });
+      await simRun(world, group.start(), 1_000);
+      expect(log.snapshot()).toEqual({ index: 5, term: 2 });
+      expect(log.entries(log.firstIndex(), log.lastIndex() + 1).map((e) => e.index)).toEqual(kept);
+      expect(group.core.log.snapshot()).toEqual({ index: 5, term: 2 });
+      expect(group.core.log.lastIndex()).toBe(5 + kept.length);
+      await group.stop();
+    }
   });
 });

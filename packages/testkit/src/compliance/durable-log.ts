@@ -41,8 +41,9 @@ const summary = (log: DurableLog) => ({
  * suffix truncation, compaction (inside the log and past its end),
  * `entries` byte limits, hard state, argument checks (gaps, lower terms,
  * ranges) and, when the fixture can reopen its storage, that everything
- * acknowledged survives a close and reopen, including after compaction and
- * after many mutations issued without awaiting each one.
+ * acknowledged survives a close and reopen, including after compaction, a
+ * snapshot installed over a conflicting suffix, and many mutations issued
+ * without awaiting each one.
  *
  * ```ts
  * import { durableLogCompliance } from '@novacron/testkit/compliance/durable-log';
@@ -198,6 +199,22 @@ export function durableLogCompliance(name: string, fixtures: ComplianceFixtures<
         expect(summary(again)).toEqual(before);
         await again.append([entry(again.lastIndex() + 1, 9)]);
         expect(again.term(again.lastIndex())).toBe(9);
+      });
+
+      it('a snapshot installed over a conflicting suffix (truncate, then compact at it) survives a reopen', async (ctx) => {
+        if (!f.reopen) return ctx.skip();
+        await log.append(run(1, 6, 1));
+        await log.truncateSuffix(4);
+        await log.compact(4, 2);
+        const before = summary(log);
+        expect(before.entries).toEqual([]);
+        const again = await reopen();
+        expect(summary(again)).toEqual(before);
+        await again.append([entry(5, 2)]);
+        const after = summary(again);
+        await again.close();
+        const third = await reopen();
+        expect(summary(third)).toEqual(after);
       });
 
       it('survives compaction past the end and further appends', async (ctx) => {
