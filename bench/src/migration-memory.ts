@@ -9,7 +9,7 @@
  * outside tool migrates memory-provider VMs, so there is no ratio column;
  * the QEMU comparison is bench/src/migration/ (the stream style).
  *
- * npx tsx bench/src/migration-memory.ts [GiB]
+ * npx tsx bench/src/migration-memory.ts [GiB] [dirty shares, e.g. 0.01,0.05,0.2]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -117,16 +117,18 @@ async function run(dirtyShare: number) {
 
 async function main() {
   const rows = [];
-  for (const share of [0.01, 0.05, 0.2]) {
+  const out = join(dirname(fileURLToPath(import.meta.url)), '../results/migration-memory.json');
+  mkdirSync(dirname(out), { recursive: true });
+  const shares = process.argv[3] ? process.argv[3].split(',').map(Number) : [0.01, 0.05, 0.2];
+  for (const share of shares) {
     const r = await run(share);
     rows.push(r);
+    // Written after every row, so a run stopped early keeps what it measured.
+    writeFileSync(out, `${JSON.stringify({ vmBytes: size, when: new Date().toISOString(), rows }, null, 2)}\n`);
     console.log(
       `dirty ${String(r.dirtyPercentPerSecond).padStart(3)}%/s  ${String(r.totalMs).padStart(6)} ms  rounds ${String(r.rounds).padStart(2)}  ${r.mode}  downtime ${String(r.downtimeMs).padStart(4)} ms  raw ${(r.rawBytes / 2 ** 20).toFixed(0)} MiB  wire ${(r.wireBytes / 2 ** 20).toFixed(1)} MiB  lanes ${r.lanes}${r.throttled ? '  throttled' : ''}${r.faults ? `  faults ${r.faults}` : ''}`,
     );
   }
-  const out = join(dirname(fileURLToPath(import.meta.url)), '../results/migration-memory.json');
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ vmBytes: size, when: new Date().toISOString(), rows }, null, 2)}\n`);
   console.log(`wrote ${out}`);
 }
 
