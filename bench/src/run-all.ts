@@ -28,6 +28,7 @@ const BENCHES = [
   'raft.ts',
   'gossip.ts',
   'node-reconfigure.ts',
+  'migration-memory.ts',
 ];
 
 const filters = process.argv.slice(2);

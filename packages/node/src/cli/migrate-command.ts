@@ -3,8 +3,6 @@ import type { NovacronClient } from '../api/client.js';
 import type { MigrationProgress } from '../migration/migration-progress.js';
 import { bytes } from './table.js';
 
-const TERMINAL = new Set(['completed', 'rolled-back', 'cancelled', 'failed']);
-
 /**
  * `novacron vm migrate ID [--to HOST] [--wait]`: starts the migration and,
  * with `--wait`, follows its progress stream with a progress bar (bytes
@@ -38,7 +36,9 @@ export async function migrateCommand(
       : undefined;
   bar?.start(Math.max(1, first.memoryBytes), 0, fields(first));
   let lastPhase = '';
+  // The server ends the stream after the last event; the timeout only guards against a stalled connection.
   const ac = new AbortController();
+  const guard = setTimeout(() => ac.abort(), 3_600_000);
   await c
     .migrationEvents(
       first.id,
@@ -50,13 +50,13 @@ export async function migrateCommand(
         } else if (!options.json && p.phase !== lastPhase)
           io.out(`${p.phase}: round ${p.round}, ${bytes(p.rawBytes)} sent`);
         lastPhase = p.phase;
-        if (TERMINAL.has(p.phase)) ac.abort();
       },
       ac.signal,
     )
     .catch((err: unknown) => {
       if (!ac.signal.aborted) throw err;
     });
+  clearTimeout(guard);
   bar?.stop();
   // The stream's last event may lack the summary fields (steps): fetch the final state.
   const final = (await c.migration(first.id).catch(() => last)) as MigrationProgress;

@@ -128,8 +128,8 @@ export function decodeBatch(batch: PagesRecord, base: Uint8Array, pageSize: numb
   return raw;
 }
 
+const ZERO = Buffer.alloc(65_536);
+
 function isZero(page: Uint8Array): boolean {
-  for (let i = 0; i < page.length; i += 8) if (page[i] !== 0) return false;
-  for (let i = 0; i < page.length; i++) if (page[i] !== 0) return false;
-  return true;
+  return Buffer.from(page.buffer, page.byteOffset, page.length).equals(ZERO.subarray(0, page.length));
 }
