@@ -197,7 +197,8 @@ async function main(): Promise<void> {
     const child = spawn(
       process.execPath,
       [cli, 'vm', 'migrate', 'mover', '--to', moverTo, '--wait', '--api-url', `http://127.0.0.1:${api[0]}`],
-      { stdio: 'inherit' },
+      // The CLI reads the admin token from a file, never from its arguments.
+      { stdio: 'inherit', env: { ...process.env, NOVACRON_API_TOKEN_FILE: sec.apiTokenFile } },
     );
     child.once('exit', (c) => ok(c));
   });
