@@ -101,6 +101,8 @@ const headMessage = (seq: number, hash: string) => new TextEncoder().encode(`nov
  */
 export class AuditLog {
   private last: { seq: number; hash: string };
+  /** The newest record handed out, durable or still being written: the next append chains to it. */
+  private tip: { seq: number; hash: string };
   private queue: { record: AuditRecord; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private flushing: Promise<void> | undefined;
   private offset: number;
@@ -113,6 +115,7 @@ export class AuditLog {
     offset: number,
   ) {
     this.last = last;
+    this.tip = last;
     this.offset = offset;
   }
 
@@ -158,8 +161,9 @@ export class AuditLog {
     assertString('event.action', event.action, { nonEmpty: true });
     assertString('event.outcome', event.outcome, { nonEmpty: true });
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    const seq = this.last.seq + 1 + this.queue.length;
-    const prev = this.queue.length > 0 ? this.queue[this.queue.length - 1]!.record.hash : this.last.hash;
+    // Chain to the tip, not to what is durable: records of a batch being written are not in the queue any more.
+    const seq = this.tip.seq + 1;
+    const prev = this.tip.hash;
     const body = stripUndefined({
       v: AUDIT_RECORD_VERSION,
       seq,
@@ -174,6 +178,7 @@ export class AuditLog {
     const hash = hashOf(body);
     const id = this.options.identity;
     const record: AuditRecord = { ...body, hash, ...(id ? { sig: toHex(id.sign(fromHex(hash))) } : {}) };
+    this.tip = { seq, hash };
     return new Promise<AuditRecord>((resolve, reject) => {
       this.queue.push({ record, resolve: () => resolve(record), reject });
       this.flushing ??= this.flush();

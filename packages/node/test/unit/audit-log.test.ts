@@ -47,6 +47,56 @@ describe('AuditLog', () => {
     await again.close();
   });
 
+  it('chains appends made while an earlier batch is being written (no duplicate sequence numbers)', async () => {
+    const mem = new MemoryFileIO();
+    await mem.mkdir(dir);
+    // Every fsync of the log waits until the test lets it finish, so later appends arrive mid-write.
+    const gates: (() => void)[] = [];
+    const io = new Proxy(mem, {
+      get(target, prop, receiver) {
+        if (prop !== 'open') {
+          const v = Reflect.get(target, prop, receiver);
+          return typeof v === 'function' ? v.bind(target) : v;
+        }
+        return async (...args: Parameters<MemoryFileIO['open']>) => {
+          const h = await target.open(...args);
+          if (!String(args[0]).endsWith('audit.log')) return h;
+          return new Proxy(h, {
+            get(th, p2, r2) {
+              if (p2 !== 'datasync') {
+                const v = Reflect.get(th, p2, r2);
+                return typeof v === 'function' ? v.bind(th) : v;
+              }
+              return async () => {
+                await new Promise<void>((r) => gates.push(r));
+                return th.datasync();
+              };
+            },
+          });
+        };
+      },
+    });
+    const identity = NodeIdentity.generate();
+    const log = await AuditLog.open({ io, dir, identity });
+    const first = log.append(ev(0));
+    while (gates.length === 0) await new Promise((r) => setImmediate(r));
+    const later = [log.append(ev(1)), log.append(ev(2))];
+    gates.shift()!();
+    while (gates.length === 0) await new Promise((r) => setImmediate(r));
+    gates.shift()!();
+    const records = await Promise.all([first, ...later]);
+    expect(records.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(records[1]!.prev).toBe(records[0]!.hash);
+    expect(records[2]!.prev).toBe(records[1]!.hash);
+    const closing = log.close();
+    while (gates.length > 0) gates.shift()!();
+    await closing;
+    expect(await verifyAuditLog(mem, dir, { expectedSigner: toHex(identity.publicKey) })).toMatchObject({
+      ok: true,
+      records: 3,
+    });
+  });
+
   it('catches an edited, a removed, a reordered and a truncated record, and refuses to append to such a log', async () => {
     const base = await fresh();
     for (let i = 0; i < 6; i++) await base.log.append(ev(i));
