@@ -94,7 +94,9 @@ describe('live migration across three node processes', () => {
     );
     expect((await anyClient().getVm('p-ok')).epoch).toBe(2);
     // And back through the CLI, which follows the progress stream and prints the summary.
-    const cli = await runCliProcess(['vm', 'migrate', 'p-ok', '--to', from, '--wait', '--api-url', byName(to).apiUrl]);
+    const cli = await runCliProcess(['vm', 'migrate', 'p-ok', '--to', from, '--wait', '--api-url', byName(to).apiUrl], {
+      NOVACRON_API_TOKEN: byName(to).token ?? '',
+    });
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toMatch(/completed \(precopy\)/);
     expect(cli.stdout).toMatch(/raw .*, wire .*rounds \d+, lanes \d+, codecs/);
