@@ -17,16 +17,6 @@ export const migrateRequestSchema = z.strictObject({
     .describe('Downtime budget of this migration (default: `migration.downtimeBudgetMs`).'),
 });
 
-/** The migration routes, as `METHOD path` (documented in docs/api/openapi.json). */
-export const MIGRATION_ROUTES = [
-  'POST /v1/vms/{id}/migrate',
-  'GET /v1/migrations',
-  'GET /v1/migrations/{id}',
-  'DELETE /v1/migrations/{id}',
-  'GET /v1/migrations/{id}/events',
-  'GET /v1/provider/vms',
-] as const;
-
 const TERMINAL = new Set(['completed', 'rolled-back', 'cancelled', 'failed']);
 
 /** A request as the API server hands it to a route. */
