@@ -42,7 +42,6 @@ export * from './api/client.js';
 export * from './start-node.js';
 export { runCli } from './cli/main.js';
 // #13 live migration
-export * from './cluster/leader-forwarding-store.js';
 export * from './cluster/workload-config.js';
 export * from './api/migration-routes.js';
 export * from './api/migration-openapi.js';

@@ -735,7 +735,7 @@ export class NovacronNode {
         this.logger.debug('placement policy', { mode: m, policy: this.config.mode.profiles[m].placementPolicy }),
     };
     const migration = migrationComponent(
-      () => ({ node: this, store: this.#store!, network: this.#network!, group: this.#group! }),
+      () => ({ node: this, store: this.#store!, network: this.#network! }),
       (m) => {
         this.#migrations = m;
       },

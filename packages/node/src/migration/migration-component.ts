@@ -1,14 +1,13 @@
 import type { TlsCredentials, TlsTrust } from '@novacron/amst';
 import { randomBytes } from 'node:crypto';
 import type { StreamPeerNetwork } from '@novacron/amst';
-import type { Clock, ConsensusGroup, LinkMode, Logger, VmProvider } from '@novacron/core';
+import type { Clock, LinkMode, Logger, VmProvider } from '@novacron/core';
 import type { ClusterController } from '../cluster/cluster-controller.js';
 import type { EventHub } from '../cluster/event-hub.js';
 import type { PlacementPlanner } from '../cluster/placement-planner.js';
 import type { NodeConfig } from '../config/schema.js';
 import type { Membership } from '../membership/membership.js';
 import type { GroupStrongStore } from '../cluster/group-strong-store.js';
-import { LeaderForwardingStore } from '../cluster/leader-forwarding-store.js';
 import { StoreCapacityLedger } from '../cluster/store-capacity-ledger.js';
 import type { NodeComponent } from '../components/component.js';
 import { MigrationManager } from './migration-manager.js';
@@ -35,37 +34,33 @@ export interface MigrationComponentDeps {
   readonly node: MigrationNodeView;
   readonly store: GroupStrongStore;
   readonly network: StreamPeerNetwork;
-  readonly group: ConsensusGroup;
 }
 
 /**
- * The `migration` node component: a {@link MigrationManager} whose control
- * log writes go through a {@link LeaderForwardingStore}, so the source node
- * (which runs the migration) can commit ownership changes and claim
- * capacity whether or not it leads the log.
+ * The `migration` node component: a {@link MigrationManager} over the
+ * node's control-log store, whose proposals any member may make (a
+ * follower's go to the leader, `LeaderForwarding`), so the source node can
+ * commit ownership changes and claim capacity whether or not it leads.
  */
 export function migrationComponent(
   deps: () => MigrationComponentDeps,
   ready: (m: MigrationManager | undefined) => void,
 ): NodeComponent {
   let manager: MigrationManager | undefined;
-  let forwarding: LeaderForwardingStore | undefined;
   return {
     name: 'migration',
     dependsOn: ['cluster'],
     start: async () => {
-      const { node, store, network, group } = deps();
-      forwarding = new LeaderForwardingStore({ local: store, group, network, clock: node.clock });
-      forwarding.start();
+      const { node, store, network } = deps();
       const settings = () => node.modeSettings();
       manager = new MigrationManager({
         nodeId: node.id,
         hostId: node.config.node.hostId ?? node.id,
         config: node.config,
         provider: node.provider,
-        store: forwarding,
+        store,
         ledger: new StoreCapacityLedger({
-          store: forwarding,
+          store,
           idPrefix: `${node.id}-mig-${randomBytes(3).toString('hex')}`,
         }),
         network,
@@ -86,7 +81,6 @@ export function migrationComponent(
       ready(undefined);
       node().cluster.setMigrationGuard(undefined);
       await manager?.stop();
-      forwarding?.stop();
     },
     health: () => ({ status: 'ok', detail: manager?.dataAddress ?? '' }),
   };
